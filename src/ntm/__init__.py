@@ -1,0 +1,34 @@
+"""Neural Turing Machines (Graves, Wayne & Danihelka, 2014) in JAX.
+
+The public surface:
+
+- :class:`NTM`, :class:`NTMConfig`: the machine; :class:`LSTMBaseline`, :class:`LSTMConfig`: the baseline.
+- :mod:`ntm.addressing`, :mod:`ntm.memory`: the paper's equations as pure batched functions.
+- :mod:`ntm.tasks`: the five algorithmic tasks behind one interface (``ntm.tasks.get("copy")``).
+- :mod:`ntm.metrics`: cost in bits per sequence, bit errors, the n-gram Bayes-optimal reference.
+- :mod:`ntm.presets`: the paper's settings, model building and parameter counts.
+"""
+
+from ntm import addressing, memory, metrics, presets, tasks
+from ntm.baseline import LSTMBaseline, LSTMConfig
+from ntm.model import NTM, NTMConfig, NTMState, NTMTrace
+from ntm.presets import build_model, count_parameters, model_config
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NTM",
+    "NTMConfig",
+    "NTMState",
+    "NTMTrace",
+    "LSTMBaseline",
+    "LSTMConfig",
+    "addressing",
+    "memory",
+    "metrics",
+    "presets",
+    "tasks",
+    "build_model",
+    "count_parameters",
+    "model_config",
+]

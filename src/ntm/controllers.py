@@ -1,0 +1,112 @@
+"""Controllers (paper section 3.4): a feedforward network or a stack of LSTM layers.
+
+Both act on a whole batch at once and keep their state explicit: ``initial_state(batch_size)``
+gives the learned start state and ``__call__(x, state) -> (h, state)`` advances one step.
+
+Shapes: B batch, D controller input width, C controller size.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+__all__ = ["Linear", "FeedForwardController", "LSTMStack"]
+
+
+class Linear(eqx.Module):
+    """``y = x @ weight + bias`` on batched inputs ``[..., in] -> [..., out]``.
+
+    Initialised uniformly in ``+-1/sqrt(in)``, the usual default for recurrent nets.
+    """
+
+    weight: jax.Array  # [in, out]
+    bias: jax.Array  # [out]
+
+    def __init__(self, in_size: int, out_size: int, key: jax.Array, bias_init: float | jax.Array = 0.0):
+        bound = 1.0 / math.sqrt(max(in_size, 1))
+        self.weight = jax.random.uniform(key, (in_size, out_size), minval=-bound, maxval=bound)
+        self.bias = jnp.zeros((out_size,)) + bias_init
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return x @ self.weight + self.bias
+
+
+class FeedForwardController(eqx.Module):
+    """``layers`` tanh layers of ``size`` units.  Stateless: all memory goes through the NTM's matrix."""
+
+    layers: tuple[Linear, ...]
+
+    def __init__(self, input_size: int, size: int, num_layers: int, key: jax.Array):
+        keys = jax.random.split(key, num_layers)
+        sizes = [input_size] + [size] * num_layers
+        self.layers = tuple(Linear(sizes[i], sizes[i + 1], keys[i]) for i in range(num_layers))
+
+    @property
+    def output_size(self) -> int:
+        return self.layers[-1].weight.shape[1]
+
+    def initial_state(self, batch_size: int) -> tuple:
+        return ()
+
+    def __call__(self, x: jax.Array, state: tuple) -> tuple[jax.Array, tuple]:
+        h = x
+        for layer in self.layers:
+            h = jnp.tanh(layer(h))
+        return h, state
+
+
+class LSTMStack(eqx.Module):
+    """Stacked LSTM layers with skip connections, as in Graves (2013).
+
+    Layer l sees the external input and the output of layer l-1; the stack's output is the
+    concatenation of every layer's hidden state, so its width is ``num_layers * size``.
+    The initial hidden and cell states are learned (paper section 4.6).
+
+    State: a tuple with one ``(h [B, C], c [B, C])`` pair per layer.
+    """
+
+    cells: tuple[Linear, ...]  # each maps [x, h_below, h_prev] -> 4 gates
+    h0: jax.Array  # [layers, C]
+    c0: jax.Array  # [layers, C]
+
+    def __init__(self, input_size: int, size: int, num_layers: int, key: jax.Array):
+        keys = jax.random.split(key, num_layers)
+        # Forget-gate bias 1: lets gradients pass through the cell early in training.
+        gate_bias = jnp.zeros((4 * size,)).at[size : 2 * size].set(1.0)
+        cells = []
+        for i in range(num_layers):
+            in_size = input_size + (size if i > 0 else 0) + size
+            cells.append(Linear(in_size, 4 * size, keys[i], bias_init=gate_bias))
+        self.cells = tuple(cells)
+        self.h0 = jnp.zeros((num_layers, size))
+        self.c0 = jnp.zeros((num_layers, size))
+
+    @property
+    def output_size(self) -> int:
+        return self.h0.shape[0] * self.h0.shape[1]
+
+    def initial_state(self, batch_size: int) -> tuple:
+        return tuple(
+            (jnp.broadcast_to(self.h0[i], (batch_size, self.h0.shape[1])),
+             jnp.broadcast_to(self.c0[i], (batch_size, self.c0.shape[1])))
+            for i in range(len(self.cells))
+        )
+
+    def __call__(self, x: jax.Array, state: tuple) -> tuple[jax.Array, tuple]:
+        new_state: list[Any] = []
+        outputs = []
+        below = None
+        for cell, (h, c) in zip(self.cells, state):
+            parts = [x, h] if below is None else [x, below, h]
+            i, f, g, o = jnp.split(cell(jnp.concatenate(parts, axis=-1)), 4, axis=-1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            h = jax.nn.sigmoid(o) * jnp.tanh(c)
+            new_state.append((h, c))
+            outputs.append(h)
+            below = h
+        return jnp.concatenate(outputs, axis=-1), tuple(new_state)

@@ -1,0 +1,288 @@
+"""The Neural Turing Machine (paper section 3): a controller coupled to a memory matrix by heads.
+
+Dimension legend:
+
+    B  batch            T  time steps        I  input width       O  output width
+    N  memory rows      M  row width         R  read heads        W  write heads
+    S  allowed shifts   C  controller output width
+
+One step, in order:
+  1. the controller reads ``[x_t, r_{t-1}]`` (input and all previous read vectors) -> ``h_t``;
+  2. a linear layer maps ``h_t`` to the parameters of every head (:mod:`ntm.heads`);
+  3. write heads address ``M_{t-1}`` (section 3.3) and write (erase then add, eqs. 3-4) -> ``M_t``;
+  4. read heads address ``M_t`` and read (eq. 2) -> ``r_t``, so a read sees this step's write;
+  5. the output logits are a linear function of ``[h_t, r_t]``.
+Writing before reading lets a feedforward controller emit what it reads at the same step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ntm import addressing, memory
+from ntm.controllers import FeedForwardController, Linear, LSTMStack
+from ntm.heads import HeadParams, head_param_size, split_head_params
+
+__all__ = ["NTMConfig", "NTMState", "NTMTrace", "NTM"]
+
+MemoryInit = Literal["learned", "constant", "random"]
+
+
+def _check_positive(owner: str, **values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class NTMConfig:
+    """Everything that fixes an NTM's shape and behaviour. Saved with every run as JSON.
+
+    Attributes:
+        input_size, output_size: external input and output widths (I, O).
+        memory_rows, memory_width: N and M (paper: 128 x 20).
+        controller: ``"feedforward"`` or ``"lstm"``.
+        controller_size: units per controller layer.
+        controller_layers: number of controller layers.
+        read_heads, write_heads: R and W.
+        shift_width: S, the number of allowed integer shifts (odd): shifts -S//2 .. +S//2.
+        memory_init: initial memory contents: ``"learned"`` (a trained bias, paper 4.6),
+            ``"constant"`` (``memory_init_value`` everywhere, fixed), or ``"random"`` (a fixed
+            draw from N(0, 0.5^2) made when the model is built, not trained).
+        memory_init_value: the constant for ``memory_init="constant"``.
+        clip: controller outputs for the heads are clipped to ``[-clip, clip]`` before their
+            activations, which keeps beta and gamma finite early in training; 0 disables it.
+    """
+
+    input_size: int
+    output_size: int
+    memory_rows: int = 128
+    memory_width: int = 20
+    controller: Literal["feedforward", "lstm"] = "feedforward"
+    controller_size: int = 100
+    controller_layers: int = 1
+    read_heads: int = 1
+    write_heads: int = 1
+    shift_width: int = 3
+    memory_init: MemoryInit = "constant"
+    memory_init_value: float = 1e-6
+    clip: float = 20.0
+
+    def __post_init__(self) -> None:
+        _check_positive(
+            "NTMConfig",
+            input_size=self.input_size,
+            output_size=self.output_size,
+            memory_rows=self.memory_rows,
+            memory_width=self.memory_width,
+            controller_size=self.controller_size,
+            controller_layers=self.controller_layers,
+            read_heads=self.read_heads,
+            write_heads=self.write_heads,
+            shift_width=self.shift_width,
+        )
+        if self.controller not in ("feedforward", "lstm"):
+            raise ValueError(f"NTMConfig: controller must be 'feedforward' or 'lstm', got {self.controller!r}")
+        if self.shift_width % 2 != 1:
+            raise ValueError(f"NTMConfig: shift_width must be odd (shifts -k..+k), got {self.shift_width}")
+        if self.shift_width > self.memory_rows:
+            raise ValueError(
+                f"NTMConfig: shift_width ({self.shift_width}) must not exceed memory_rows ({self.memory_rows})"
+            )
+        if self.memory_init not in ("learned", "constant", "random"):
+            raise ValueError(
+                f"NTMConfig: memory_init must be 'learned', 'constant' or 'random', got {self.memory_init!r}"
+            )
+        if not self.clip >= 0:
+            raise ValueError(f"NTMConfig: clip must be >= 0, got {self.clip}")
+
+
+class NTMState(NamedTuple):
+    """The recurrent state between steps (a pytree)."""
+
+    memory: jax.Array  # [B, N, M]
+    read_w: jax.Array  # [B, R, N]
+    write_w: jax.Array  # [B, W, N]
+    reads: jax.Array  # [B, R, M]
+    controller: tuple  # the controller's own state; () for feedforward
+
+
+class NTMTrace(NamedTuple):
+    """What the heads did at one step (stacked over time by ``run``: a leading T axis)."""
+
+    read_w: jax.Array  # [B, R, N]
+    write_w: jax.Array  # [B, W, N]
+    reads: jax.Array  # [B, R, M]
+    add: jax.Array  # [B, W, M]
+    erase: jax.Array  # [B, W, M]
+    read_gate: jax.Array  # [B, R]
+    write_gate: jax.Array  # [B, W]
+    read_shift: jax.Array  # [B, R, S]
+    write_shift: jax.Array  # [B, W, S]
+    read_gamma: jax.Array  # [B, R]
+    write_gamma: jax.Array  # [B, W]
+    read_beta: jax.Array  # [B, R]
+    write_beta: jax.Array  # [B, W]
+    memory: jax.Array  # [B, N, M] after this step's write
+
+
+class NTM(eqx.Module):
+    """A Neural Turing Machine.
+
+    >>> model = NTM(NTMConfig(input_size=9, output_size=8), key=jax.random.key(0))
+    >>> logits = model.run(jnp.zeros((4, 41, 9)))          # [B, T, O]
+    >>> state = model.initial_state(4); state, y, tr = model.step(state, jnp.zeros((4, 9)))
+    """
+
+    config: NTMConfig = eqx.field(static=True)
+    controller: FeedForwardController | LSTMStack
+    write_layer: Linear  # h -> W * P_write raw head parameters
+    read_layer: Linear  # h -> R * P_read raw head parameters
+    output_layer: Linear  # [h, r] -> O logits
+    memory0: jax.Array  # [N, M] initial memory (trained only when memory_init == "learned")
+    reads0: jax.Array  # [R, M] learned initial read vectors
+    read_w0: jax.Array  # [R, N] logits of the learned initial read weightings
+    write_w0: jax.Array  # [W, N] logits of the learned initial write weightings
+
+    def __init__(self, config: NTMConfig, *, key: jax.Array):
+        c = config
+        self.config = c
+        k_ctrl, k_w, k_r, k_out, k_mem, k_reads = jax.random.split(key, 6)
+        ctrl_in = c.input_size + c.read_heads * c.memory_width
+        if c.controller == "feedforward":
+            self.controller = FeedForwardController(ctrl_in, c.controller_size, c.controller_layers, k_ctrl)
+        else:
+            self.controller = LSTMStack(ctrl_in, c.controller_size, c.controller_layers, k_ctrl)
+        h = self.controller.output_size
+        self.write_layer = Linear(h, c.write_heads * head_param_size(c.memory_width, c.shift_width, True), k_w)
+        self.read_layer = Linear(h, c.read_heads * head_param_size(c.memory_width, c.shift_width, False), k_r)
+        self.output_layer = Linear(h + c.read_heads * c.memory_width, c.output_size, k_out)
+        if c.memory_init == "random":
+            self.memory0 = 0.5 * jax.random.normal(k_mem, (c.memory_rows, c.memory_width))
+        else:
+            self.memory0 = jnp.full((c.memory_rows, c.memory_width), c.memory_init_value)
+        self.reads0 = 0.01 * jax.random.normal(k_reads, (c.read_heads, c.memory_width))
+        # Start every head focused on row 0 (softmax of these logits puts 0.99 there), so that
+        # location-based iteration has a definite starting point even when all rows are equal,
+        # as they are with constant initial memory.  The logits are trained.
+        focus = jnp.zeros((c.memory_rows,)).at[0].set(10.0)
+        self.read_w0 = jnp.tile(focus, (c.read_heads, 1))
+        self.write_w0 = jnp.tile(focus, (c.write_heads, 1))
+
+    # ----------------------------------------------------------------------------------------
+    def trainable_filter(self) -> "NTM":
+        """A pytree of booleans marking the arrays that are trained (``memory0`` only if learned)."""
+        flags = jax.tree_util.tree_map(eqx.is_inexact_array, self)
+        return eqx.tree_at(lambda m: m.memory0, flags, self.config.memory_init == "learned")
+
+    def initial_state(self, batch_size: int) -> NTMState:
+        """The start-of-sequence state: learned biases broadcast over the batch (paper 4.6)."""
+        c = self.config
+        mem0 = self.memory0 if c.memory_init == "learned" else jax.lax.stop_gradient(self.memory0)
+        b = batch_size
+        return NTMState(
+            memory=jnp.broadcast_to(mem0, (b, c.memory_rows, c.memory_width)),
+            read_w=jnp.broadcast_to(jax.nn.softmax(self.read_w0, axis=-1), (b, c.read_heads, c.memory_rows)),
+            write_w=jnp.broadcast_to(jax.nn.softmax(self.write_w0, axis=-1), (b, c.write_heads, c.memory_rows)),
+            reads=jnp.broadcast_to(self.reads0, (b, c.read_heads, c.memory_width)),
+            controller=self.controller.initial_state(batch_size),
+        )
+
+    def _heads(self, layer: Linear, h: jax.Array, num_heads: int, is_write: bool) -> HeadParams:
+        c = self.config
+        raw = layer(h)
+        if c.clip > 0:
+            raw = jnp.clip(raw, -c.clip, c.clip)
+        raw = raw.reshape(raw.shape[:-1] + (num_heads, -1))  # [B, H, P]
+        return split_head_params(raw, c.memory_width, c.shift_width, is_write)
+
+    def step(self, state: NTMState, x: jax.Array) -> tuple[NTMState, jax.Array, NTMTrace]:
+        """Advance one time step.
+
+        Args:
+            state: the previous :class:`NTMState` (batch B).
+            x: ``[B, I]`` external input.
+
+        Returns:
+            ``(new_state, logits [B, O], trace)``.
+        """
+        c = self.config
+        prev_reads = state.reads.reshape(state.reads.shape[0], -1)
+        h, ctrl_state = self.controller(jnp.concatenate([x, prev_reads], axis=-1), state.controller)
+
+        wp = self._heads(self.write_layer, h, c.write_heads, True)
+        write_w = addressing.address(
+            state.memory[:, None], state.write_w, wp.key, wp.beta, wp.gate, wp.shift, wp.gamma
+        )
+        mem = memory.write(state.memory, write_w, wp.erase, wp.add)
+
+        rp = self._heads(self.read_layer, h, c.read_heads, False)
+        read_w = addressing.address(mem[:, None], state.read_w, rp.key, rp.beta, rp.gate, rp.shift, rp.gamma)
+        reads = memory.read(mem, read_w)  # [B, R, M]
+
+        logits = self.output_layer(jnp.concatenate([h, reads.reshape(reads.shape[0], -1)], axis=-1))
+        new_state = NTMState(mem, read_w, write_w, reads, ctrl_state)
+        trace = NTMTrace(
+            read_w=read_w, write_w=write_w, reads=reads, add=wp.add, erase=wp.erase,
+            read_gate=rp.gate, write_gate=wp.gate, read_shift=rp.shift, write_shift=wp.shift,
+            read_gamma=rp.gamma, write_gamma=wp.gamma, read_beta=rp.beta, write_beta=wp.beta,
+            memory=mem,
+        )
+        return new_state, logits, trace
+
+    def run(
+        self,
+        inputs: jax.Array,
+        mask: jax.Array | None = None,
+        *,
+        return_trace: bool = False,
+        state: NTMState | None = None,
+    ):
+        """Run a whole batch of sequences under ``lax.scan``.
+
+        Args:
+            inputs: ``[B, T, I]``.
+            mask: optional ``[B, T]``; where 0 the state is carried unchanged, so the state after
+                the last valid step is kept through padding.  Outputs are computed at every step
+                (mask the loss with the task's mask).  Training needs no mask: padding comes after
+                each sequence and cannot affect earlier outputs.
+            return_trace: also return an :class:`NTMTrace` with a leading T axis
+                (``[T, B, ...]``), including the memory after every step.
+            state: start state; defaults to ``initial_state(B)``.
+
+        Returns:
+            ``logits [B, T, O]``, or ``(logits, trace)`` when ``return_trace``.
+        """
+        return _scan(self, inputs, mask, return_trace, state)
+
+
+def _scan(model, inputs, mask, return_trace, state):
+    """Shared ``lax.scan`` driver for every model with ``initial_state`` and ``step``."""
+    batch = inputs.shape[0]
+    if state is None:
+        state = model.initial_state(batch)
+    xs = jnp.swapaxes(inputs, 0, 1)  # time-major [T, B, I]
+    ms = None if mask is None else jnp.swapaxes(mask, 0, 1)
+
+    def body(carry, slice_):
+        x, m = slice_
+        new, y, trace = model.step(carry, x)
+        if m is not None:
+            keep = m > 0
+
+            def pick(a, b):
+                return jnp.where(keep.reshape(keep.shape + (1,) * (a.ndim - 1)), a, b)
+
+            new = jax.tree_util.tree_map(pick, new, carry)
+        return new, ((y, trace) if return_trace else y)
+
+    _, out = jax.lax.scan(body, state, (xs, ms))
+    if return_trace:
+        ys, trace = out
+        return jnp.swapaxes(ys, 0, 1), trace
+    return jnp.swapaxes(out, 0, 1)

@@ -1,0 +1,210 @@
+"""The task interface shared by the paper's five experiments (section 4), and the registry.
+
+A task turns an explicit PRNG key into a padded batch of episodes. Shapes use this legend:
+
+    B  batch
+    T  time steps (padded to the longest episode the requested size range allows)
+    I  input channels
+    O  output channels
+
+Every concrete task is a frozen dataclass, so it is hashable and can be a static argument of
+``jax.jit``; its ``sample`` is a pure function of the key, with no Python loop over batch or time.
+Sizes that are static (batch size, the size range) only decide shapes; sizes that vary per
+sequence are drawn inside the traced computation and expressed with iota comparisons, so one
+compilation serves every size in a range.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import numbers
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["Batch", "Task", "LengthSpec", "register"]
+
+# What callers may pass as a size: None (the task's training range), an exact int, or an
+# inclusive (lo, hi) pair drawn uniformly and independently per sequence.
+LengthSpec = int | tuple[int, int] | None
+
+
+class Batch(NamedTuple):
+    """One padded batch of episodes (a pytree, so it passes through ``jax.jit``).
+
+    Attributes:
+        inputs: ``[B, T, I]`` float32.
+        targets: ``[B, T, O]`` float32; 0/1 bits for every task (for n-grams, the next bit).
+        mask: ``[B, T]`` float32; 1 where the output is scored, 0 elsewhere, padding included.
+    """
+
+    inputs: jax.Array
+    targets: jax.Array
+    mask: jax.Array
+
+
+class Task(abc.ABC):
+    """Abstract task: a sampler of :class:`Batch` es from a key and a size.
+
+    Each task has one "main size" (sequence length, number of items, number of bits...) whose
+    training range is ``train_lengths``. Concrete tasks are frozen dataclasses declaring
+    ``train_lengths`` as a field and validating every field in ``__post_init__``.
+    """
+
+    name: ClassVar[str]
+    # Smallest meaningful main size (associative recall needs two items to have a query).
+    min_length: ClassVar[int] = 1
+    train_lengths: tuple[int, int]
+
+    @property
+    @abc.abstractmethod
+    def input_size(self) -> int:
+        """I, the number of input channels."""
+
+    @property
+    @abc.abstractmethod
+    def output_size(self) -> int:
+        """O, the number of output channels."""
+
+    @abc.abstractmethod
+    def num_steps(self, length: LengthSpec = None, **kw: Any) -> int:
+        """T, the padded episode length for main sizes up to ``length`` (or the top of a range)."""
+
+    @abc.abstractmethod
+    def sample(self, key: jax.Array, batch_size: int, length: LengthSpec = None, **kw: Any) -> Batch:
+        """Draw ``batch_size`` episodes as a :class:`Batch` with ``T = num_steps(length, ...)``."""
+
+    # Helpers shared by the concrete tasks ------------------------------------------------------
+
+    def _draw(self, key: jax.Array, batch_size: int, *sizes: int) -> Batch:
+        """The traced body of ``sample`` once arguments are validated: static ``batch_size`` and
+        size bounds (e.g. ``lo, hi``). Concrete tasks implement it and route ``sample`` through
+        ``_draw_jit``."""
+        raise NotImplementedError
+
+    def _length_range(self, length: LengthSpec) -> tuple[int, int]:
+        """Resolve ``length`` (None / int / pair) to a validated inclusive (lo, hi)."""
+        if length is None:
+            return self.train_lengths
+        return _as_range(length, what="length", minimum=self.min_length)
+
+    def _validate_train_lengths(self) -> None:
+        # Frozen dataclass: normalise a list (e.g. from a JSON config) to a tuple so the task
+        # stays hashable, bypassing the frozen __setattr__ exactly once, here.
+        value = _as_range(
+            self.train_lengths,
+            what=f"{self.name}: train_lengths",
+            minimum=self.min_length,
+            allow_int=False,
+        )
+        object.__setattr__(self, "train_lengths", value)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2, 3))
+def _draw_jit(task: Task, key: jax.Array, batch_size: int, sizes: tuple[int, ...]) -> Batch:
+    """Run ``task._draw(key, batch_size, *sizes)`` compiled, cached per (task, batch_size, sizes).
+
+    Tasks validate their arguments in Python, then call this. Called eagerly, it saves dispatching
+    dozens of small ops one by one (and compiling each for every new shape); inside a caller's
+    ``jax.jit`` it simply inlines. Tasks are hashable frozen dataclasses, hence static here.
+    """
+    return task._draw(key, batch_size, *sizes)
+
+
+def _is_int(x: Any) -> bool:
+    # bool is an int subclass, but "length=True" is surely a mistake.
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _as_range(value: Any, *, what: str, minimum: int = 1, allow_int: bool = True) -> tuple[int, int]:
+    """Validate an int or an inclusive (lo, hi) pair; return (lo, hi) as Python ints.
+
+    Raises:
+        ValueError: naming ``what`` when the value is not an int/pair or breaks
+            ``minimum <= lo <= hi``.
+    """
+    if allow_int and _is_int(value):
+        if value < minimum:
+            raise ValueError(f"{what} must be >= {minimum}, got {value!r}")
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
+        lo, hi = int(value[0]), int(value[1])
+        if not minimum <= lo <= hi:
+            raise ValueError(f"{what} must satisfy {minimum} <= lo <= hi, got ({lo}, {hi})")
+        return lo, hi
+    kind = "an int or an inclusive (lo, hi) pair of ints" if allow_int else "an inclusive (lo, hi) pair of ints"
+    raise ValueError(f"{what} must be {kind}, got {value!r}")
+
+
+def _check_positive(value: Any, *, what: str, minimum: int = 1) -> None:
+    """Raise ValueError naming ``what`` unless ``value`` is an int >= ``minimum``."""
+    if not _is_int(value) or value < minimum:
+        raise ValueError(f"{what} must be an int >= {minimum}, got {value!r}")
+
+
+def _check_batch_size(batch_size: Any) -> int:
+    _check_positive(batch_size, what="batch_size")
+    return int(batch_size)
+
+
+def _draw_sizes(key: jax.Array, batch_size: int, lo: int, hi: int) -> jax.Array:
+    """``[B, 1]`` int32 sizes, uniform in [lo, hi]; the trailing axis broadcasts against time."""
+    return jax.random.randint(key, (batch_size, 1), lo, hi + 1, dtype=jnp.int32)
+
+
+def _time(num_steps: int) -> jax.Array:
+    """``[1, T]`` step indices, to compare with ``[B, 1]`` per-sequence boundaries."""
+    return jnp.arange(num_steps, dtype=jnp.int32)[None, :]
+
+
+def _select(seq: jax.Array, index: jax.Array, valid: jax.Array) -> jax.Array:
+    """Gather rows of a sequence into time steps, zero where not ``valid``.
+
+    Args:
+        seq: ``[B, S, W]`` source rows.
+        index: ``[B, T]`` row to show at each step (clipped, so garbage where not valid is safe).
+        valid: ``[B, T]`` bool.
+
+    Returns:
+        ``[B, T, W]`` float32.
+    """
+    index = jnp.clip(index, 0, seq.shape[1] - 1)
+    rows = jnp.take_along_axis(seq, index[..., None], axis=1)
+    return jnp.where(valid[..., None], rows, 0.0).astype(jnp.float32)
+
+
+def _flag(condition: jax.Array) -> jax.Array:
+    """``[B, T]`` bool -> ``[B, T, 1]`` float32 channel."""
+    return condition[..., None].astype(jnp.float32)
+
+
+def _random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Independent Bernoulli(1/2) bits as float32 (the paper's random binary vectors)."""
+    return jax.random.bernoulli(key, 0.5, shape).astype(jnp.float32)
+
+
+# Registry --------------------------------------------------------------------------------------
+# Lives here rather than in the package __init__ so task modules can register themselves without
+# importing their own package half-initialised.
+_REGISTRY: dict[str, type[Task]] = {}
+
+
+def register(cls: type[Task]) -> type[Task]:
+    """Class decorator: make a task constructible by ``ntm.tasks.get(cls.name)``.
+
+    Raises:
+        ValueError: if ``cls`` is not a Task with a ``name``, or the name belongs to another class.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise ValueError(f"register: cls must be a Task subclass, got {cls!r}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"register: {cls.__qualname__} needs a non-empty class attribute 'name'")
+    previous = _REGISTRY.get(name)
+    # The same class re-registering (a module reload) is fine; two classes sharing a name is a bug.
+    if previous is not None and (previous.__module__, previous.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"register: task name {name!r} is already taken by {previous.__qualname__}")
+    _REGISTRY[name] = cls
+    return cls

@@ -1,0 +1,423 @@
+"""Training: the jitted update, the loop, run directories, checkpoints and logs.
+
+A run directory holds:
+
+- ``config.json``: the whole resolved :class:`TrainConfig` and model config;
+- ``checkpoint.safetensors``: parameters, optimiser state and (in its metadata) the step counter,
+  sequences seen and wall time -- the RNG state is ``(seed, step)``: every update's batch is drawn
+  from ``fold_in(key(seed), step)``, so a resumed run replays exactly the same data;
+- ``metrics.csv``: one row per logging interval; TensorBoard event files beside it.
+
+Training data is sampled on the device inside the jitted update, and ``steps_per_call`` updates run
+per call under ``lax.scan``, so the host only sees the loop every few hundred sequences.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ntm import checkpoint, metrics, presets
+from ntm import tasks as _tasks
+
+__all__ = ["TrainConfig", "TrainResult", "make_optimizer", "train", "resume", "load_run", "RunError"]
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+METRICS_FILE = "metrics.csv"
+METRICS_COLUMNS = ("sequences", "cost_bits", "bit_errors", "eval_cost_bits", "seq_per_s", "wall_time", "skipped")
+
+
+class RunError(ValueError):
+    """A run directory or a training configuration is unusable (message names the problem)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run.
+
+    Attributes:
+        task: task name (see ``ntm.tasks.names()``); ``task_args`` override its fields.
+        model: ``"ntm-ff"``, ``"ntm-lstm"`` or ``"lstm"``; sizes come from the paper's table for the
+            task, and ``model_args`` override fields of the model config.
+        preset: ``"paper"`` trains as the paper did (centred RMSProp, momentum 0.9, the table's
+            learning rate, batch size 1); ``"default"`` uses this library's faster settings.
+        optimizer: ``"adam"`` or ``"rmsprop"`` (centred, momentum 0.9, as in Graves 2013).
+        learning_rate: ``None`` takes the preset's.
+        grad_clip: every gradient component is clipped to ``[-grad_clip, grad_clip]`` (paper: 10).
+        batch_size: sequences per update.
+        sequences: training budget in sequences.
+        seed: fixes parameters and data.
+        target_cost: stop once the evaluation cost (bits per sequence) is below this; None: never.
+        eval_every: sequences between evaluations; eval_batch: sequences per evaluation.
+        steps_per_call: updates per jitted call (0 = choose so a call covers about 256 sequences).
+        max_skipped: stop after this many consecutive updates with a non-finite loss or gradient.
+        time_budget: stop after this many seconds of training (None: no limit).
+    """
+
+    task: str = "copy"
+    model: str = "ntm-ff"
+    preset: str = "default"
+    task_args: dict = dataclasses.field(default_factory=dict)
+    model_args: dict = dataclasses.field(default_factory=dict)
+    optimizer: str | None = None
+    learning_rate: float | None = None
+    grad_clip: float = 10.0
+    batch_size: int | None = None
+    sequences: int = 200_000
+    seed: int = 0
+    target_cost: float | None = 0.05
+    eval_every: int = 2_000
+    eval_batch: int = 256
+    steps_per_call: int = 0
+    max_skipped: int = 100
+    time_budget: float | None = None
+
+    def resolved(self) -> "TrainConfig":
+        """Fill the fields left to the preset and validate everything; raises ValueError naming a field."""
+        if self.preset not in ("default", "paper"):
+            raise ValueError(f"preset must be 'default' or 'paper', got {self.preset!r}")
+        presets._check_model(self.model)
+        task = _tasks.get(self.task, **self.task_args)
+        table = presets.PAPER[(task.name, self.model)]
+        if self.preset == "paper":
+            fill = dict(optimizer="rmsprop", learning_rate=table.learning_rate, batch_size=1)
+        else:
+            fill = dict(optimizer="adam", learning_rate=_DEFAULT_LR.get(self.model, 1e-3), batch_size=_DEFAULT_BATCH)
+        cfg = dataclasses.replace(
+            self,
+            task=task.name,
+            optimizer=self.optimizer or fill["optimizer"],
+            learning_rate=self.learning_rate if self.learning_rate is not None else fill["learning_rate"],
+            batch_size=self.batch_size if self.batch_size is not None else fill["batch_size"],
+        )
+        if cfg.optimizer not in ("adam", "rmsprop"):
+            raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {cfg.optimizer!r}")
+        for name in ("batch_size", "sequences", "eval_every", "eval_batch", "max_skipped"):
+            value = getattr(cfg, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not cfg.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {cfg.learning_rate}")
+        if not cfg.grad_clip > 0:
+            raise ValueError(f"grad_clip must be > 0, got {cfg.grad_clip}")
+        if cfg.steps_per_call < 0:
+            raise ValueError(f"steps_per_call must be >= 0, got {cfg.steps_per_call}")
+        if cfg.steps_per_call == 0:
+            cfg = dataclasses.replace(cfg, steps_per_call=max(1, 256 // cfg.batch_size))
+        cfg.model_config()  # validates the model overrides
+        return cfg
+
+    def task_obj(self) -> _tasks.Task:
+        return _tasks.get(self.task, **self.task_args)
+
+    def model_config(self):
+        return presets.model_config(self.task_obj(), self.model, "paper", **self.model_args)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"train config: unknown field(s) {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+# Defaults of the "default" preset, chosen by measured time-to-solve on the copy task (README).
+_DEFAULT_BATCH = 8
+_DEFAULT_LR = {"ntm-ff": 3e-3, "ntm-lstm": 3e-3, "lstm": 1e-3}
+
+
+def make_optimizer(name: str, learning_rate: float, grad_clip: float) -> optax.GradientTransformation:
+    """Per-component gradient clipping, then the optimiser; updates with NaN/inf are skipped.
+
+    ``"rmsprop"`` is the centred form of Graves (2013) used by the paper: running averages of g
+    and g^2 with decay 0.95, step ``lr * g / sqrt(E[g^2] - E[g]^2 + 1e-4)``, momentum 0.9.
+    """
+    if name == "rmsprop":
+        inner = optax.rmsprop(learning_rate, decay=0.95, eps=1e-4, centered=True, momentum=0.9)
+    elif name == "adam":
+        inner = optax.adam(learning_rate)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {name!r}")
+    # apply_if_finite leaves parameters and optimiser state untouched on a non-finite gradient and
+    # counts the skipped updates; the loop stops the run if too many happen in a row.
+    return optax.apply_if_finite(optax.chain(optax.clip(grad_clip), inner), max_consecutive_errors=10**9)
+
+
+class _Stats(NamedTuple):
+    cost: jax.Array  # mean cost in bits per sequence
+    errors: jax.Array  # mean bit errors per sequence
+    finite: jax.Array  # bool: the update was applied
+
+
+def _loss(params, static, batch: _tasks.Batch):
+    model = eqx.combine(params, static)
+    logits = model.run(batch.inputs)
+    cost = metrics.cost_bits(logits, batch.targets, batch.mask)
+    errors = metrics.bit_errors(logits, batch.targets, batch.mask)
+    return jnp.mean(cost), jnp.mean(errors)
+
+
+def _make_chunk(static, task, optimizer, batch_size: int, num_steps: int, base_key):
+    """A jitted function running ``num_steps`` updates from step counter ``step``."""
+
+    def update(carry, step):
+        params, opt_state = carry
+        batch = task.sample(jax.random.fold_in(base_key, step), batch_size)
+        (cost, errors), grads = jax.value_and_grad(_loss, has_aux=True)(params, static, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        finite = jnp.isfinite(cost) & opt_state.last_finite
+        return (params, opt_state), _Stats(cost, errors, finite)
+
+    @jax.jit
+    def chunk(params, opt_state, start):
+        steps = start + jnp.arange(num_steps)
+        (params, opt_state), stats = jax.lax.scan(update, (params, opt_state), steps)
+        return params, opt_state, stats
+
+    return chunk
+
+
+def _make_eval(static, task, batch_size: int):
+    @jax.jit
+    def evaluate(params, key):
+        batch = task.sample(key, batch_size)
+        cost, errors = _loss(params, static, batch)
+        return cost, errors
+
+    return evaluate
+
+
+class TrainResult(NamedTuple):
+    model: eqx.Module
+    config: TrainConfig
+    sequences: int  # sequences trained on in total
+    wall_time: float  # seconds of training in total (over resumes)
+    eval_cost: float | None  # last evaluation cost in bits per sequence
+    solved: bool  # eval_cost < target_cost
+    stop_reason: str
+
+
+def _build(cfg: TrainConfig):
+    model = presets.build_model(cfg.model_config(), jax.random.key(cfg.seed))
+    params, static = eqx.partition(model, model.trainable_filter())
+    optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.grad_clip)
+    return params, static, optimizer, optimizer.init(params)
+
+
+def load_run(out_dir: str | Path) -> tuple[eqx.Module, TrainConfig, dict[str, Any]]:
+    """Load a run directory: ``(model, train_config, checkpoint_meta)``.
+
+    Raises:
+        RunError: the directory, its config or its checkpoint is missing, corrupt or incompatible.
+    """
+    cfg = _read_config(Path(out_dir))
+    params, static, _, opt_state = _build(cfg)
+    state, meta = _load_checkpoint(Path(out_dir), params, opt_state)
+    return eqx.combine(state["params"], static), cfg, meta
+
+
+def _read_config(out: Path) -> TrainConfig:
+    if not out.is_dir():
+        raise RunError(f"no run directory at {out}")
+    path = out / CONFIG_FILE
+    try:
+        data = json.loads(path.read_text())
+        return TrainConfig.from_dict(data["train"]).resolved()
+    except FileNotFoundError:
+        raise RunError(f"{out} is not a run directory: {CONFIG_FILE} is missing") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"corrupt {path}: {exc}") from None
+
+
+def _load_checkpoint(out: Path, params, opt_state):
+    try:
+        return checkpoint.load(out / CHECKPOINT_FILE, {"params": params, "opt": opt_state})
+    except checkpoint.CheckpointError as exc:
+        raise RunError(str(exc)) from None
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | Path | None = None,
+    *,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> TrainResult:
+    """Train a model from scratch; write the run directory if ``out_dir`` is given.
+
+    Raises:
+        ValueError: a bad configuration (the message names the field).
+        RunError: ``out_dir`` already holds a run and ``overwrite`` is False.
+    """
+    cfg = config.resolved()
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        if (out / CONFIG_FILE).exists() and not overwrite:
+            raise RunError(f"{out} already holds a run; resume it with --resume or choose another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        config_json = {"train": cfg.to_dict(), "model": presets.config_to_dict(cfg.model_config())}
+        checkpoint.atomic_write_text(out / CONFIG_FILE, json.dumps(config_json, indent=2) + "\n")
+        (out / METRICS_FILE).unlink(missing_ok=True)
+    params, static, optimizer, opt_state = _build(cfg)
+    return _loop(cfg, out, params, static, optimizer, opt_state, {"step": 0, "sequences": 0, "wall_time": 0.0}, progress)
+
+
+def resume(out_dir: str | Path, *, sequences: int | None = None, progress: bool = True) -> TrainResult:
+    """Continue a run from its last checkpoint (optionally with a new total ``sequences`` budget).
+
+    The result equals that of an uninterrupted run with the same config.
+    """
+    out = Path(out_dir)
+    cfg = _read_config(out)
+    if sequences is not None:
+        cfg = dataclasses.replace(cfg, sequences=sequences).resolved()
+        config_json = json.loads((out / CONFIG_FILE).read_text())
+        config_json["train"] = cfg.to_dict()
+        checkpoint.atomic_write_text(out / CONFIG_FILE, json.dumps(config_json, indent=2) + "\n")
+    params, static, optimizer, opt_state = _build(cfg)
+    state, meta = _load_checkpoint(out, params, opt_state)
+    _truncate_metrics(out, int(meta["sequences"]))
+    return _loop(cfg, out, state["params"], static, optimizer, state["opt"], meta, progress)
+
+
+def _truncate_metrics(out: Path, sequences: int) -> None:
+    """Drop log rows written after the checkpoint, so a resumed run logs each interval once."""
+    path = out / METRICS_FILE
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["sequences"]) <= sequences]
+    lines = [",".join(METRICS_COLUMNS)] + [",".join(r[c] for c in METRICS_COLUMNS) for r in rows]
+    checkpoint.atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _loop(cfg: TrainConfig, out: Path | None, params, static, optimizer, opt_state, meta, progress: bool):
+    from tqdm.auto import tqdm
+
+    task = cfg.task_obj()
+    base_key = jax.random.fold_in(jax.random.key(cfg.seed), 1)
+    eval_key = jax.random.fold_in(jax.random.key(cfg.seed), 2)
+    k = cfg.steps_per_call
+    total_steps = math.ceil(cfg.sequences / cfg.batch_size)
+    chunk = _make_chunk(static, task, optimizer, cfg.batch_size, k, base_key)
+    evaluate = _make_eval(static, task, cfg.eval_batch)
+
+    step = int(meta["step"])
+    wall = float(meta["wall_time"])
+    eval_cost = meta.get("eval_cost")
+    skipped_run = 0
+    writer = _writer(out)
+    bar = tqdm(
+        total=total_steps * cfg.batch_size, initial=step * cfg.batch_size, unit="seq",
+        disable=not progress, dynamic_ncols=True, desc=f"{cfg.task} {cfg.model}",
+    )
+    stop_reason = "budget"
+    solved = eval_cost is not None and cfg.target_cost is not None and eval_cost < cfg.target_cost
+    next_eval = (step * cfg.batch_size // cfg.eval_every + 1) * cfg.eval_every
+    try:
+        while step < total_steps and not solved:
+            t0 = time.perf_counter()
+            n = min(k, total_steps - step)
+            if n != k:  # the final partial chunk compiles its own, shorter scan
+                chunk = _make_chunk(static, task, optimizer, cfg.batch_size, n, base_key)
+            params, opt_state, stats = chunk(params, opt_state, jnp.asarray(step))
+            cost = np.asarray(stats.cost)
+            finite = np.asarray(stats.finite)
+            step += n
+            seqs = step * cfg.batch_size
+            row_eval = ""
+            if seqs >= next_eval or step >= total_steps:
+                next_eval = (seqs // cfg.eval_every + 1) * cfg.eval_every
+                ec, _ = evaluate(params, jax.random.fold_in(eval_key, step))
+                eval_cost = float(ec)
+                row_eval = eval_cost
+                solved = cfg.target_cost is not None and eval_cost < cfg.target_cost
+            dt = time.perf_counter() - t0
+            wall += dt
+            skipped_run = 0 if finite[-1] else skipped_run + int(np.sum(~finite))
+            ok = cost[finite]
+            row = {
+                "sequences": seqs,
+                "cost_bits": float(ok.mean()) if ok.size else float("nan"),
+                "bit_errors": float(np.asarray(stats.errors)[finite].mean()) if ok.size else float("nan"),
+                "eval_cost_bits": row_eval,
+                "seq_per_s": n * cfg.batch_size / dt,
+                "wall_time": wall,
+                "skipped": int(np.sum(~finite)),
+            }
+            _log(out, writer, row)
+            bar.update(n * cfg.batch_size)
+            bar.set_postfix(
+                cost=f"{row['cost_bits']:.3f}", errors=f"{row['bit_errors']:.2f}",
+                eval=f"{eval_cost:.3f}" if eval_cost is not None else "-", seq_s=f"{row['seq_per_s']:.0f}",
+            )
+            if skipped_run >= cfg.max_skipped:
+                stop_reason = f"stopped: {skipped_run} consecutive updates had a non-finite loss or gradient"
+                break
+            if cfg.time_budget is not None and wall >= cfg.time_budget:
+                stop_reason = "time budget"
+                break
+            if out is not None and row_eval != "":  # checkpoint at every evaluation
+                _save(out, params, opt_state, step, seqs, wall, eval_cost)
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+    if solved:
+        stop_reason = "solved"
+    if out is not None:
+        _save(out, params, opt_state, step, step * cfg.batch_size, wall, eval_cost)
+    return TrainResult(
+        eqx.combine(params, static), cfg, step * cfg.batch_size, wall, eval_cost, solved, stop_reason
+    )
+
+
+def _save(out: Path, params, opt_state, step: int, seqs: int, wall: float, eval_cost) -> None:
+    meta = {"step": step, "sequences": seqs, "wall_time": wall, "eval_cost": eval_cost}
+    checkpoint.save(out / CHECKPOINT_FILE, {"params": params, "opt": opt_state}, meta)
+
+
+def _writer(out: Path | None):
+    if out is None:
+        return None
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:  # TensorBoard logs are optional
+        return None
+    return SummaryWriter(str(out))
+
+
+def _log(out: Path | None, writer, row: dict[str, Any]) -> None:
+    if out is None:
+        return
+    path = out / METRICS_FILE
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=METRICS_COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+    if writer is not None:
+        for name in ("cost_bits", "bit_errors", "seq_per_s"):
+            writer.add_scalar(f"train/{name}", row[name], row["sequences"])
+        if row["eval_cost_bits"] != "":
+            writer.add_scalar("eval/cost_bits", row["eval_cost_bits"], row["sequences"])
