@@ -51,12 +51,11 @@ def _task(name: str) -> tasks.Task:
 
 
 @functools.lru_cache(maxsize=None)
-def _sample(name: str, seed: int = 4, exact: bool = False) -> Batch:
-    """One shared batch per (task, seed): each distinct shape costs a compilation, and the
-    test machine is small. ``exact`` asks for the top of the range as an int size."""
+def _sample(name: str, seed: int = 4) -> Batch:
+    """One shared batch per (task, seed), sizes drawn from the task's test range. Each distinct
+    shape costs a compilation (seconds on a small CPU), so the tests share batches."""
     task = _task(name)
-    size = _range(task)[1] if exact else _range(task)
-    return task.sample(jax.random.key(seed), BATCH, size, **EXTRA.get(name, {}))
+    return task.sample(jax.random.key(seed), BATCH, _range(task), **EXTRA.get(name, {}))
 
 
 def _range(task: tasks.Task) -> tuple[int, int]:
@@ -161,17 +160,20 @@ def test_same_key_same_batch_different_key_different_batch(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sample_under_jit(name: str) -> None:
+    # Batch size and an exact int length as static arguments, the way a training loop jits.
     # (The task itself is a static argument of the compiled sampler inside every sample call.)
     task, extra = _task(name), EXTRA.get(name, {})
-    key, size = jax.random.key(4), _range(task)
-    eager = _np(_sample(name))
-    static_args = _np(jax.jit(functools.partial(task.sample, **extra), static_argnums=(1, 2))(key, BATCH, size))
-    for u, v in zip(eager, static_args):
-        np.testing.assert_array_equal(u, v)
-    # A closure traces the same way; tracing (no compilation) is what would fail on Python
-    # control flow over traced values, so eval_shape is enough here.
+    key, size = jax.random.key(6), _range(task)[1]
+    batch = jax.jit(functools.partial(task.sample, **extra), static_argnums=(1, 2))(key, BATCH, size)
+    assert batch.inputs.shape == (BATCH, task.num_steps(size, **extra), task.input_size)
+    # An int length is exact for every sequence, and the layout holds under jit too.
+    ep = _episodes(task, batch)
+    np.testing.assert_array_equal(ep["size"], size)
+    np.testing.assert_array_equal(np.asarray(batch.mask).sum(axis=1), ep["scored"])
+    # A closure traces the same way; tracing is what fails on Python control flow over traced
+    # values, so eval_shape (no compilation) is enough for this form.
     closure = jax.eval_shape(jax.jit(lambda k: task.sample(k, BATCH, size, **extra)), key)
-    assert [a.shape for a in closure] == [a.shape for a in eager]
+    assert [a.shape for a in closure] == [a.shape for a in batch]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -191,15 +193,6 @@ def test_mask_and_padding_follow_the_layout(name: str) -> None:
     assert not m[padding].any() and not x[padding].any() and not y[padding].any()
     # Targets outside scored steps carry nothing a loss could accidentally learn from.
     assert not y[m == 0].any()
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_int_length_is_exact(name: str) -> None:
-    task = _task(name)
-    size = _range(task)[1]
-    batch = _sample(name, exact=True)
-    assert batch.inputs.shape[1] == task.num_steps(size, **EXTRA.get(name, {}))
-    np.testing.assert_array_equal(_episodes(task, batch)["size"], size)
 
 
 # Bad arguments name themselves ------------------------------------------------------------------

@@ -9,7 +9,9 @@ A run directory holds:
 - ``metrics.csv``: one row per logging interval; TensorBoard event files beside it.
 
 Training data is sampled on the device inside the jitted update, and ``steps_per_call`` updates run
-per call under ``lax.scan``, so the host only sees the loop every few hundred sequences.
+per call under ``lax.scan``, so the host only sees the loop every few hundred sequences.  Every call
+has the same shape (steps past the end of the budget are no-ops), so a run compiles its update once,
+and runs with equal settings in one process (a resume, another seed) share that compilation.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import equinox as eqx
 import jax
@@ -31,7 +33,9 @@ import optax
 from ntm import checkpoint, metrics, presets
 from ntm import tasks as _tasks
 
-__all__ = ["TrainConfig", "TrainResult", "make_optimizer", "train", "resume", "load_run", "RunError"]
+__all__ = [
+    "TrainConfig", "TrainResult", "make_optimizer", "train", "resume", "load_run", "read_metrics", "RunError",
+]
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -173,35 +177,68 @@ def _loss(params, static, batch: _tasks.Batch):
     return jnp.mean(cost), jnp.mean(errors)
 
 
-def _make_chunk(static, task, optimizer, batch_size: int, num_steps: int, base_key):
-    """A jitted function running ``num_steps`` updates from step counter ``step``."""
+class _ChunkSpec(NamedTuple):
+    """Everything static about the compiled update: equal specs share one compilation per process.
 
-    def update(carry, step):
+    The seed, the step range and the parameters are arguments, so a resumed run, a second run with
+    another seed, or the last (shorter) stretch of a run reuse the same executable.  ``loss`` is
+    looked up when the spec is made, so a test can monkeypatch ``_loss``.
+    """
+
+    task: _tasks.Task
+    optimizer: str
+    learning_rate: float
+    grad_clip: float
+    batch_size: int
+    num_steps: int
+    loss: Callable
+
+
+@eqx.filter_jit
+def _chunk(model, opt_state, base_key, start, end, spec: _ChunkSpec):
+    """Updates for steps ``start .. start + num_steps - 1``; steps ``>= end`` are skipped (no-ops).
+
+    Every call has the same shape, so a run compiles once, and the result of a stretch of steps does
+    not depend on how it is cut into calls: a resumed run equals an uninterrupted one bit for bit.
+    Step ``s`` trains on the batch drawn from ``fold_in(base_key, s)``.
+
+    Returns:
+        ``(params, opt_state, stats)``; ``stats`` fields are ``[num_steps]`` (zeros where skipped).
+    """
+    params, static = eqx.partition(model, model.trainable_filter())
+    optimizer = make_optimizer(spec.optimizer, spec.learning_rate, spec.grad_clip)
+
+    def apply(carry, step):
         params, opt_state = carry
-        batch = task.sample(jax.random.fold_in(base_key, step), batch_size)
-        (cost, errors), grads = jax.value_and_grad(_loss, has_aux=True)(params, static, batch)
+        batch = spec.task.sample(jax.random.fold_in(base_key, step), spec.batch_size)
+        (cost, errors), grads = jax.value_and_grad(spec.loss, has_aux=True)(params, static, batch)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         finite = jnp.isfinite(cost) & opt_state.last_finite
-        return (params, opt_state), _Stats(cost, errors, finite)
+        return (params, opt_state), _Stats(cost.astype(jnp.float32), errors.astype(jnp.float32), finite)
 
-    @jax.jit
-    def chunk(params, opt_state, start):
-        steps = start + jnp.arange(num_steps)
-        (params, opt_state), stats = jax.lax.scan(update, (params, opt_state), steps)
-        return params, opt_state, stats
+    def skip(carry, step):
+        return carry, _Stats(jnp.float32(0.0), jnp.float32(0.0), jnp.bool_(True))
 
-    return chunk
+    def update(carry, step):
+        return jax.lax.cond(step < end, apply, skip, carry, step)
+
+    steps = start + jnp.arange(spec.num_steps)
+    (params, opt_state), stats = jax.lax.scan(update, (params, opt_state), steps)
+    return params, opt_state, stats
 
 
-def _make_eval(static, task, batch_size: int):
-    @jax.jit
-    def evaluate(params, key):
-        batch = task.sample(key, batch_size)
-        cost, errors = _loss(params, static, batch)
-        return cost, errors
+@eqx.filter_jit
+def _evaluate(model, key, task: _tasks.Task, batch_size: int, loss: Callable):
+    """Mean cost (bits per sequence) and bit errors on one fresh batch from the training range."""
+    params, static = eqx.partition(model, model.trainable_filter())
+    return loss(params, static, task.sample(key, batch_size))
 
-    return evaluate
+
+def _trailing_skips(previous: int, finite: np.ndarray) -> int:
+    """Consecutive skipped updates at the end of ``finite`` (continuing ``previous`` if all were)."""
+    ok = np.flatnonzero(finite)
+    return previous + finite.size if ok.size == 0 else finite.size - 1 - int(ok[-1])
 
 
 class TrainResult(NamedTuple):
@@ -233,6 +270,23 @@ def load_run(out_dir: str | Path) -> tuple[eqx.Module, TrainConfig, dict[str, An
     return eqx.combine(state["params"], static), cfg, meta
 
 
+def read_metrics(out_dir: str | Path) -> list[dict[str, float]]:
+    """The rows of a run's ``metrics.csv`` as dicts of floats (an empty ``eval_cost_bits`` is NaN).
+
+    Raises:
+        RunError: the file is missing or is not a metrics log.
+    """
+    path = Path(out_dir) / METRICS_FILE
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return [{c: float(r[c]) if r[c] not in ("", None) else float("nan") for c in METRICS_COLUMNS} for r in rows]
+    except FileNotFoundError:
+        raise RunError(f"no training log at {path}") from None
+    except (OSError, KeyError, TypeError, ValueError, csv.Error) as exc:
+        raise RunError(f"corrupt training log {path}: {exc}") from None
+
+
 def _read_config(out: Path) -> TrainConfig:
     if not out.is_dir():
         raise RunError(f"no run directory at {out}")
@@ -242,15 +296,31 @@ def _read_config(out: Path) -> TrainConfig:
         return TrainConfig.from_dict(data["train"]).resolved()
     except FileNotFoundError:
         raise RunError(f"{out} is not a run directory: {CONFIG_FILE} is missing") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise RunError(f"corrupt {path}: {exc}") from None
 
 
+# checkpoint.save writes arrays through np.ascontiguousarray, which turns 0-d arrays (the optimiser's
+# step and skip counters) into shape (1,), so they would no longer match the template on load.  Every
+# 0-d leaf is therefore stored as shape (1,) explicitly and restored to 0-d on load: the round trip
+# is exact whichever way checkpoint.save treats scalars.
+def _to_disk(tree):
+    return jax.tree_util.tree_map(lambda x: jnp.reshape(x, (1,)) if jnp.ndim(x) == 0 else x, tree)
+
+
+_META_FIELDS = ("step", "sequences", "wall_time")
+
+
 def _load_checkpoint(out: Path, params, opt_state):
+    template = {"params": params, "opt": opt_state}
     try:
-        return checkpoint.load(out / CHECKPOINT_FILE, {"params": params, "opt": opt_state})
+        state, meta = checkpoint.load(out / CHECKPOINT_FILE, _to_disk(template))
     except checkpoint.CheckpointError as exc:
         raise RunError(str(exc)) from None
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), (int, float)) for k in _META_FIELDS):
+        raise RunError(f"corrupt checkpoint {out / CHECKPOINT_FILE}: its metadata lacks {', '.join(_META_FIELDS)}")
+    state = jax.tree_util.tree_map(lambda x, t: jnp.reshape(x, jnp.shape(t)), state, template)
+    return state, meta
 
 
 def train(
@@ -264,11 +334,13 @@ def train(
 
     Raises:
         ValueError: a bad configuration (the message names the field).
-        RunError: ``out_dir`` already holds a run and ``overwrite`` is False.
+        RunError: ``out_dir`` already holds a run and ``overwrite`` is False, or is not a directory.
     """
     cfg = config.resolved()
     out = None if out_dir is None else Path(out_dir)
     if out is not None:
+        if out.exists() and not out.is_dir():
+            raise RunError(f"{out} exists and is not a directory")
         if (out / CONFIG_FILE).exists() and not overwrite:
             raise RunError(f"{out} already holds a run; resume it with --resume or choose another --out")
         out.mkdir(parents=True, exist_ok=True)
@@ -276,39 +348,58 @@ def train(
         checkpoint.atomic_write_text(out / CONFIG_FILE, json.dumps(config_json, indent=2) + "\n")
         (out / METRICS_FILE).unlink(missing_ok=True)
     params, static, optimizer, opt_state = _build(cfg)
-    return _loop(cfg, out, params, static, optimizer, opt_state, {"step": 0, "sequences": 0, "wall_time": 0.0}, progress)
+    return _loop(cfg, out, params, static, opt_state, {"step": 0, "sequences": 0, "wall_time": 0.0}, progress)
 
 
 def resume(out_dir: str | Path, *, sequences: int | None = None, progress: bool = True) -> TrainResult:
     """Continue a run from its last checkpoint (optionally with a new total ``sequences`` budget).
 
-    The result equals that of an uninterrupted run with the same config.
+    The result equals that of an uninterrupted run with the same config, bit for bit: every update's
+    batch depends only on ``(seed, step)`` and the compiled update does not depend on where a run
+    was cut.  Nothing in the directory changes unless the config, checkpoint and log all load.
+
+    Raises:
+        RunError: the directory, its config, checkpoint or log is missing, corrupt or incompatible.
+        ValueError: a bad ``sequences``.
     """
     out = Path(out_dir)
     cfg = _read_config(out)
     if sequences is not None:
         cfg = dataclasses.replace(cfg, sequences=sequences).resolved()
+    params, static, _, opt_state = _build(cfg)
+    state, meta = _load_checkpoint(out, params, opt_state)
+    rows = _kept_metrics(out, int(meta["sequences"]))
+    # Only now, with everything loaded, touch the directory.
+    if sequences is not None:
         config_json = json.loads((out / CONFIG_FILE).read_text())
         config_json["train"] = cfg.to_dict()
         checkpoint.atomic_write_text(out / CONFIG_FILE, json.dumps(config_json, indent=2) + "\n")
-    params, static, optimizer, opt_state = _build(cfg)
-    state, meta = _load_checkpoint(out, params, opt_state)
-    _truncate_metrics(out, int(meta["sequences"]))
-    return _loop(cfg, out, state["params"], static, optimizer, state["opt"], meta, progress)
+    if rows is not None:
+        lines = [",".join(METRICS_COLUMNS)] + [",".join(r[c] for c in METRICS_COLUMNS) for r in rows]
+        checkpoint.atomic_write_text(out / METRICS_FILE, "\n".join(lines) + "\n")
+    return _loop(cfg, out, state["params"], static, state["opt"], meta, progress)
 
 
-def _truncate_metrics(out: Path, sequences: int) -> None:
-    """Drop log rows written after the checkpoint, so a resumed run logs each interval once."""
+def _kept_metrics(out: Path, sequences: int) -> list[dict[str, str]] | None:
+    """Log rows up to the checkpoint; rows after it are dropped, so a resumed run logs each interval
+    once.  None when there is nothing to rewrite."""
     path = out / METRICS_FILE
     if not path.exists():
-        return
-    with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["sequences"]) <= sequences]
-    lines = [",".join(METRICS_COLUMNS)] + [",".join(r[c] for c in METRICS_COLUMNS) for r in rows]
-    checkpoint.atomic_write_text(path, "\n".join(lines) + "\n")
+        return None
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+        missing = [c for c in METRICS_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"missing column(s) {', '.join(missing)}")
+        kept = [r for r in rows if int(r["sequences"]) <= sequences]
+    except (OSError, TypeError, ValueError, csv.Error) as exc:
+        raise RunError(f"corrupt training log {path}: {exc}") from None
+    return None if len(kept) == len(rows) else kept
 
 
-def _loop(cfg: TrainConfig, out: Path | None, params, static, optimizer, opt_state, meta, progress: bool):
+def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, progress: bool):
     from tqdm.auto import tqdm
 
     task = cfg.task_obj()
@@ -316,16 +407,16 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, optimizer, opt_sta
     eval_key = jax.random.fold_in(jax.random.key(cfg.seed), 2)
     k = cfg.steps_per_call
     total_steps = math.ceil(cfg.sequences / cfg.batch_size)
-    chunk = _make_chunk(static, task, optimizer, cfg.batch_size, k, base_key)
-    evaluate = _make_eval(static, task, cfg.eval_batch)
+    spec = _ChunkSpec(task, cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.batch_size, k, _loss)
+    end = jnp.asarray(total_steps)
 
-    step = int(meta["step"])
+    step = start_step = int(meta["step"])
     wall = float(meta["wall_time"])
     eval_cost = meta.get("eval_cost")
     skipped_run = 0
     writer = _writer(out)
     bar = tqdm(
-        total=total_steps * cfg.batch_size, initial=step * cfg.batch_size, unit="seq",
+        total=total_steps * cfg.batch_size, initial=min(step, total_steps) * cfg.batch_size, unit="seq",
         disable=not progress, dynamic_ncols=True, desc=f"{cfg.task} {cfg.model}",
     )
     stop_reason = "budget"
@@ -335,28 +426,30 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, optimizer, opt_sta
         while step < total_steps and not solved:
             t0 = time.perf_counter()
             n = min(k, total_steps - step)
-            if n != k:  # the final partial chunk compiles its own, shorter scan
-                chunk = _make_chunk(static, task, optimizer, cfg.batch_size, n, base_key)
-            params, opt_state, stats = chunk(params, opt_state, jnp.asarray(step))
-            cost = np.asarray(stats.cost)
-            finite = np.asarray(stats.finite)
+            params, opt_state, stats = _chunk(
+                eqx.combine(params, static), opt_state, base_key, jnp.asarray(step), end, spec
+            )
+            cost = np.asarray(stats.cost)[:n]
+            errors = np.asarray(stats.errors)[:n]
+            finite = np.asarray(stats.finite)[:n]
             step += n
             seqs = step * cfg.batch_size
             row_eval = ""
             if seqs >= next_eval or step >= total_steps:
                 next_eval = (seqs // cfg.eval_every + 1) * cfg.eval_every
-                ec, _ = evaluate(params, jax.random.fold_in(eval_key, step))
+                ec, _ = _evaluate(
+                    eqx.combine(params, static), jax.random.fold_in(eval_key, step), task, cfg.eval_batch, _loss
+                )
                 eval_cost = float(ec)
                 row_eval = eval_cost
                 solved = cfg.target_cost is not None and eval_cost < cfg.target_cost
             dt = time.perf_counter() - t0
             wall += dt
-            skipped_run = 0 if finite[-1] else skipped_run + int(np.sum(~finite))
-            ok = cost[finite]
+            skipped_run = _trailing_skips(skipped_run, finite)
             row = {
                 "sequences": seqs,
-                "cost_bits": float(ok.mean()) if ok.size else float("nan"),
-                "bit_errors": float(np.asarray(stats.errors)[finite].mean()) if ok.size else float("nan"),
+                "cost_bits": float(cost[finite].mean()) if finite.any() else float("nan"),
+                "bit_errors": float(errors[finite].mean()) if finite.any() else float("nan"),
                 "eval_cost_bits": row_eval,
                 "seq_per_s": n * cfg.batch_size / dt,
                 "wall_time": wall,
@@ -369,7 +462,10 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, optimizer, opt_sta
                 eval=f"{eval_cost:.3f}" if eval_cost is not None else "-", seq_s=f"{row['seq_per_s']:.0f}",
             )
             if skipped_run >= cfg.max_skipped:
-                stop_reason = f"stopped: {skipped_run} consecutive updates had a non-finite loss or gradient"
+                stop_reason = (
+                    f"stopped: {skipped_run} consecutive updates had a non-finite loss or gradient "
+                    f"(max_skipped={cfg.max_skipped}); the parameters are those of the last finite update"
+                )
                 break
             if cfg.time_budget is not None and wall >= cfg.time_budget:
                 stop_reason = "time budget"
@@ -384,7 +480,7 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, optimizer, opt_sta
             writer.close()
     if solved:
         stop_reason = "solved"
-    if out is not None:
+    if out is not None and step != start_step:  # a run with nothing left to do leaves its files alone
         _save(out, params, opt_state, step, step * cfg.batch_size, wall, eval_cost)
     return TrainResult(
         eqx.combine(params, static), cfg, step * cfg.batch_size, wall, eval_cost, solved, stop_reason
@@ -393,7 +489,7 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, optimizer, opt_sta
 
 def _save(out: Path, params, opt_state, step: int, seqs: int, wall: float, eval_cost) -> None:
     meta = {"step": step, "sequences": seqs, "wall_time": wall, "eval_cost": eval_cost}
-    checkpoint.save(out / CHECKPOINT_FILE, {"params": params, "opt": opt_state}, meta)
+    checkpoint.save(out / CHECKPOINT_FILE, _to_disk({"params": params, "opt": opt_state}), meta)
 
 
 def _writer(out: Path | None):

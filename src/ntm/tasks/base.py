@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import math
 import numbers
 from typing import Any, ClassVar, NamedTuple
 
@@ -149,9 +150,19 @@ def _check_batch_size(batch_size: Any) -> int:
     return int(batch_size)
 
 
+# Random draws below are made flat and then reshaped. Same distributions; but with JAX's default
+# jax_threefry_partitionable, an N-d draw builds per-axis counters, and on CPU that compiles about
+# three times slower than a flat draw. Every new batch shape recompiles the sampler, so it counts.
+
+
 def _draw_sizes(key: jax.Array, batch_size: int, lo: int, hi: int) -> jax.Array:
     """``[B, 1]`` int32 sizes, uniform in [lo, hi]; the trailing axis broadcasts against time."""
-    return jax.random.randint(key, (batch_size, 1), lo, hi + 1, dtype=jnp.int32)
+    return jax.random.randint(key, (batch_size,), lo, hi + 1, dtype=jnp.int32)[:, None]
+
+
+def _uniform(key: jax.Array, shape: tuple[int, ...], minval: float = 0.0, maxval: float = 1.0) -> jax.Array:
+    """Uniform float32 in [minval, maxval)."""
+    return jax.random.uniform(key, (math.prod(shape),), minval=minval, maxval=maxval).reshape(shape)
 
 
 def _time(num_steps: int) -> jax.Array:
@@ -182,7 +193,7 @@ def _flag(condition: jax.Array) -> jax.Array:
 
 def _random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """Independent Bernoulli(1/2) bits as float32 (the paper's random binary vectors)."""
-    return jax.random.bernoulli(key, 0.5, shape).astype(jnp.float32)
+    return jax.random.bernoulli(key, 0.5, (math.prod(shape),)).reshape(shape).astype(jnp.float32)
 
 
 # Registry --------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .base import Batch, LengthSpec, Task, _check_batch_size, _check_positive, _draw_sizes, _time
-from .base import _draw_jit, register
+from .base import _draw_jit, _uniform, register
 
 __all__ = ["DynamicNGramsTask"]
 
@@ -96,8 +96,8 @@ def _ngram_bits(key_p: jax.Array, key_u: jax.Array, batch_size: int, num_steps: 
     depends on the bits just drawn.
     """
     num_contexts = 2 ** (order - 1)
-    probs = jax.random.beta(key_p, 0.5, 0.5, (batch_size, num_contexts))  # [B, C]
-    uniforms = jax.random.uniform(key_u, (num_steps, batch_size))  # [T, B], time-major for scan
+    probs = _arcsine(key_p, (batch_size, num_contexts))  # [B, C]
+    uniforms = _uniform(key_u, (num_steps, batch_size))  # [T, B], time-major for scan
     rows = jnp.arange(batch_size)
 
     def step(context: jax.Array, xs: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
@@ -111,3 +111,13 @@ def _ngram_bits(key_p: jax.Array, key_u: jax.Array, batch_size: int, num_steps: 
     context0 = jnp.zeros((batch_size,), jnp.int32)
     _, bits = jax.lax.scan(step, context0, (jnp.arange(num_steps), uniforms))
     return bits.T.astype(jnp.float32)
+
+
+def _arcsine(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Beta(1/2, 1/2) samples by inverting its CDF, ``F(x) = (2/pi) arcsin(sqrt(x))``.
+
+    Exactly the distribution ``jax.random.beta(key, 0.5, 0.5, shape)`` draws, from one uniform
+    per sample instead of two gamma rejection samplers: several times cheaper to compile, which
+    matters because every new batch shape recompiles the sampler.
+    """
+    return jnp.sin(0.5 * jnp.pi * _uniform(key, shape)) ** 2

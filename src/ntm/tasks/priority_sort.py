@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from .base import Batch, LengthSpec, Task, _check_batch_size, _check_positive, _draw_sizes, _flag
-from .base import _draw_jit, _random_bits, _select, _time, register
+from .base import _draw_jit, _random_bits, _select, _time, _uniform, register
 
 __all__ = ["PrioritySortTask"]
 
@@ -76,7 +76,7 @@ class PrioritySortTask(Task):
         num_steps = hi + 1 + min(self.num_outputs, hi)
         key_len, key_prio, key_bits = jax.random.split(key, 3)
         L = _draw_sizes(key_len, batch_size, lo, hi)  # [B, 1]
-        priority = jax.random.uniform(key_prio, (batch_size, hi), minval=-1.0, maxval=1.0)  # [B, Lmax]
+        priority = _uniform(key_prio, (batch_size, hi), -1.0, 1.0)  # [B, Lmax]
         bits = _random_bits(key_bits, (batch_size, hi, self.width))  # [B, Lmax, W]
         t = _time(num_steps)  # [1, T]
 

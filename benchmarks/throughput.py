@@ -1,0 +1,93 @@
+"""Training throughput: sequences per second for the copy task, paper presets, several batch sizes.
+
+Each configuration runs in its own process so that its compile time and peak memory are its own.
+One "update" is forward + backward + optimiser step on a freshly sampled batch (lengths 1..20),
+with ``steps_per_call`` updates per jitted call as ``ntm train`` does.
+
+    python benchmarks/throughput.py                       # the full table
+    python benchmarks/throughput.py --models ntm-ff --batch-sizes 1,32 --repeats 7
+
+Prints one row per (model, batch size): median sequences/s over the repeats, the time from process
+start to the first finished update (import + trace + compile + first call), and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+START = time.perf_counter()
+
+
+def one(model: str, batch_size: int, repeats: int, seqs_per_call: int) -> dict:
+    import resource
+
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from ntm import train as T
+
+    cfg = T.TrainConfig(task="copy", model=model, preset="paper", batch_size=batch_size).resolved()
+    params, static, optimizer, opt_state = T._build(cfg)
+    steps = max(1, seqs_per_call // batch_size)
+    chunk = T._make_chunk(static, cfg.task_obj(), optimizer, batch_size, steps, jax.random.key(0))
+    params, opt_state, stats = chunk(params, opt_state, jnp.asarray(0))
+    jax.block_until_ready(stats)
+    first_update = time.perf_counter() - START
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        params, opt_state, stats = chunk(params, opt_state, jnp.asarray((r + 1) * steps))
+        jax.block_until_ready(stats)
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "model": model, "batch_size": batch_size, "seq_per_s": steps * batch_size / med,
+        "step_ms": 1e3 * med / steps, "first_update_s": first_update, "peak_mib": peak_mib,
+        "params": sum(x.size for x in jax.tree_util.tree_leaves(eqx.filter(params, eqx.is_array))),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="ntm-ff,ntm-lstm,lstm")
+    p.add_argument("--batch-sizes", default="1,8,32,128")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--seqs-per-call", type=int, default=256, help="sequences per jitted call (as ntm train)")
+    p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        model, b = args.one.split(":")
+        print(json.dumps(one(model, int(b), args.repeats, args.seqs_per_call)))
+        return
+    rows = []
+    for model in args.models.split(","):
+        for b in map(int, args.batch_sizes.split(",")):
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", f"{model}:{b}", "--repeats", str(args.repeats),
+                 "--seqs-per-call", str(args.seqs_per_call)],
+                capture_output=True, text=True, env=os.environ,
+            )
+            if out.returncode != 0:
+                print(out.stderr[-2000:], file=sys.stderr)
+                continue
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            if not args.json:
+                print(f"{row['model']:9s} batch {row['batch_size']:4d}: {row['seq_per_s']:8.0f} seq/s  "
+                      f"({row['step_ms']:7.2f} ms/update)  first update {row['first_update_s']:5.1f} s  "
+                      f"peak {row['peak_mib']:6.0f} MiB", flush=True)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Time to solve: wall time and sequences for ``ntm train copy`` (defaults) to reach the target.
+
+Runs the real command line in a subprocess per seed (so start-up and compile are counted), reads
+the run's metrics.csv, and reports the median over seeds.
+
+    python benchmarks/time_to_solve.py                   # 3 seeds, defaults
+    python benchmarks/time_to_solve.py --seeds 0,1,2 -- --batch-size 16 --lr 1e-3
+
+Arguments after ``--`` are passed to ``ntm train copy``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    extra = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--task", default="copy")
+    p.add_argument("--keep", help="keep the run directories under this folder")
+    args = p.parse_args(argv)
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ntm-tts-"))
+    root.mkdir(parents=True, exist_ok=True)
+    results = []
+    for seed in map(int, args.seeds.split(",")):
+        out = root / f"{args.task}-seed{seed}"
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [sys.executable, "-m", "ntm.cli", "train", args.task, "--seed", str(seed), "--out", str(out), *extra]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        rows = list(csv.DictReader(open(out / "metrics.csv"))) if (out / "metrics.csv").exists() else []
+        evals = [r for r in rows if r["eval_cost_bits"] not in ("", None)]
+        last = evals[-1] if evals else None
+        solved = last is not None and float(last["eval_cost_bits"]) < 0.05
+        res = {
+            "seed": seed, "solved": solved, "wall_s": wall,
+            "train_s": float(rows[-1]["wall_time"]) if rows else float("nan"),
+            "sequences": int(rows[-1]["sequences"]) if rows else 0,
+            "eval_cost": float(last["eval_cost_bits"]) if last else float("nan"),
+            "peak_mib_so_far": peak, "rc": proc.returncode,
+        }
+        results.append(res)
+        print(f"seed {seed}: solved={solved} wall {wall:.1f} s (training {res['train_s']:.1f} s), "
+              f"{res['sequences']} sequences, eval cost {res['eval_cost']:.4f} bits, "
+              f"peak RSS (max over children so far) {peak:.0f} MiB, exit {proc.returncode}", flush=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-2000:], file=sys.stderr)
+    print(f"median over {len(results)} seeds: wall {statistics.median(r['wall_s'] for r in results):.1f} s, "
+          f"sequences {statistics.median(r['sequences'] for r in results):.0f}, "
+          f"solved {sum(r['solved'] for r in results)}/{len(results)}")
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

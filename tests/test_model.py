@@ -1,0 +1,408 @@
+"""Tests of ntm.model (NTM, NTMConfig) and ntm.baseline (LSTMBaseline, LSTMConfig).
+
+The scanned run equals a Python loop of steps; the trace is consistent with the memory
+equations; masks and start states behave as documented; numeric gradient checks in float64 on
+the whole step; every trained parameter receives a gradient; no NaN over long runs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+import ntm
+from jax.flatten_util import ravel_pytree
+from ntm import memory
+from ntm.baseline import LSTMBaseline, LSTMConfig
+from ntm.model import NTM, NTMConfig
+
+I, O = 3, 2  # input and output widths of the small test models
+
+
+@functools.lru_cache(maxsize=None)
+def ntm_model(controller="feedforward", read_heads=1, write_heads=1, seed=0, **kw) -> NTM:
+    """A small NTM (N=8, M=4, controller 6); cached, since models are immutable."""
+    cfg = dict(input_size=I, output_size=O, memory_rows=8, memory_width=4, controller=controller,
+               controller_size=6, read_heads=read_heads, write_heads=write_heads)
+    cfg.update(kw)
+    return NTM(NTMConfig(**cfg), key=jax.random.key(seed))
+
+
+@functools.lru_cache(maxsize=None)
+def lstm_model(seed=0, hidden_size=5, layers=2) -> LSTMBaseline:
+    return LSTMBaseline(LSTMConfig(input_size=I, output_size=O, hidden_size=hidden_size, layers=layers),
+                        key=jax.random.key(seed))
+
+
+# The models most tests run: several read and write heads, both controllers (the LSTM with two
+# layers), and the baseline.  Shapes are the same everywhere (B=2, T=6), so each model compiles
+# its run and its step once for the whole module.
+MODELS = {
+    "ff": lambda: ntm_model("feedforward", 2, 3),
+    "lstm": lambda: ntm_model("lstm", 2, 3, controller_layers=2),
+    "baseline": lambda: lstm_model(),
+}
+NTM_MODELS = ["ff", "lstm"]
+B, T = 2, 6
+
+
+def inputs(batch=B, steps=T, seed=0, width=I):
+    return jax.random.normal(jax.random.key(seed + 1000), (batch, steps, width))
+
+
+@eqx.filter_jit
+def _run(model, xs, mask, state):
+    return model.run(xs, mask, return_trace=True, state=state)
+
+
+def run(model, xs, mask=None, state=None, return_trace=False):
+    """model.run under jit, always compiled with a mask, a start state and a trace, so that one
+    compilation per model serves every test (a mask of ones is tested to equal no mask)."""
+    mask = jnp.ones(xs.shape[:2]) if mask is None else mask
+    state = model.initial_state(xs.shape[0]) if state is None else state
+    ys, trace = _run(model, xs, mask, state)
+    return (ys, trace) if return_trace else ys
+
+
+@eqx.filter_jit
+def step(model, state, x):
+    return model.step(state, x)
+
+
+def step_loop(model, xs, state=None):
+    """The model stepped by a Python loop: (outputs [B, T, O], the state after every step)."""
+    state = model.initial_state(xs.shape[0]) if state is None else state
+    ys, states = [], []
+    for t in range(xs.shape[1]):
+        state, y, _ = step(model, state, xs[:, t])
+        ys.append(y)
+        states.append(state)
+    return jnp.stack(ys, axis=1), states
+
+
+def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    assert len(la) == len(lb)
+    for x, y in zip(la, lb):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+def to_f64(tree):
+    return jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, tree)
+
+
+def all_finite(tree) -> bool:
+    return all(bool(np.all(np.isfinite(np.asarray(a)))) for a in jax.tree_util.tree_leaves(tree))
+
+
+# ------------------------------------------------------------------------------------------------
+# Step-by-step equals scanned run; start states; masks
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_step_loop_equals_scanned_run(name):
+    model = MODELS[name]()
+    xs = inputs()
+    ys_loop, _ = step_loop(model, xs)
+    ys_run = run(model, xs)
+    assert ys_run.shape == (B, T, O)
+    np.testing.assert_allclose(ys_run, ys_loop, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_resumed_run_equals_uninterrupted_run(name):
+    # Stepping k steps and then running from that state (the ``state`` argument) equals stepping
+    # through the whole sequence uninterrupted.
+    model, k = MODELS[name](), 3
+    xs = inputs(steps=k + T)
+    ys_all, states = step_loop(model, xs)
+    np.testing.assert_allclose(run(model, xs[:, k:], state=states[k - 1]), ys_all[:, k:], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_mask_freezes_the_state_after_the_last_valid_step(name):
+    # Sequence b is valid for its first lengths[b] steps and junk after.
+    model, lengths = MODELS[name](), [2, 4]
+    xs = inputs()
+    junk = 5.0 * jax.random.normal(jax.random.key(99), xs.shape)
+    valid = jnp.arange(T)[None, :] < jnp.array(lengths)[:, None]  # [B, T]
+    xs_junk = jnp.where(valid[..., None], xs, junk)
+    ys = run(model, xs_junk, valid.astype(jnp.float32))
+    ys_alone, states = step_loop(model, xs)  # the valid prefixes, stepped alone
+    for b, k in enumerate(lengths):
+        # The first k outputs are those of the valid prefix alone...
+        np.testing.assert_allclose(ys[b, :k], ys_alone[b, :k], rtol=1e-5, atol=1e-6)
+        # ...and every masked step starts from the state after step k: its output is one step
+        # from there (step is batched, so row b of a batched step is sequence b's).
+        for t in range(k, T):
+            _, y, _ = step(model, states[k - 1], xs_junk[:, t])
+            np.testing.assert_allclose(ys[b, t], y[b], rtol=1e-5, atol=1e-6)
+    # Without the mask the junk does move the state.
+    assert not np.allclose(run(model, xs_junk)[:, -1], ys[:, -1], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["ff", "baseline"])
+def test_mask_of_ones_equals_no_mask(name):
+    model, xs = MODELS[name](), inputs()
+    np.testing.assert_allclose(run(model, xs), model.run(xs), rtol=1e-5, atol=1e-6)
+
+
+def test_baseline_trace_is_none():
+    ys, trace = run(lstm_model(), inputs(), return_trace=True)
+    assert trace is None and ys.shape == (B, T, O)
+
+
+# ------------------------------------------------------------------------------------------------
+# The trace
+
+
+@pytest.mark.parametrize("name", NTM_MODELS)
+def test_trace_is_consistent_with_the_memory_equations(name):
+    model = MODELS[name]()
+    c = model.config
+    batch, steps = B, T
+    xs = inputs()
+    ys, tr = run(model, xs, return_trace=True)
+    r, w, n, m, s = c.read_heads, c.write_heads, c.memory_rows, c.memory_width, c.shift_width
+    expected_shapes = dict(
+        read_w=(r, n), write_w=(w, n), reads=(r, m), add=(w, m), erase=(w, m), read_gate=(r,), write_gate=(w,),
+        read_shift=(r, s), write_shift=(w, s), read_gamma=(r,), write_gamma=(w,), read_beta=(r,),
+        write_beta=(w,), memory=(n, m),
+    )
+    for field, shape in expected_shapes.items():
+        assert getattr(tr, field).shape == (steps, batch) + shape, field
+    # Weightings and shift distributions: non-negative, normalised per head.
+    for wts in (tr.read_w, tr.write_w, tr.read_shift, tr.write_shift):
+        assert np.all(np.asarray(wts) >= 0)
+        np.testing.assert_allclose(np.asarray(wts).sum(-1), 1.0, atol=1e-5)
+    # Head parameters in their ranges (paper section 3.3).
+    for gate in (tr.read_gate, tr.write_gate, tr.erase):
+        assert np.all((np.asarray(gate) >= 0) & (np.asarray(gate) <= 1))
+    assert np.all(np.asarray(tr.read_gamma) >= 1) and np.all(np.asarray(tr.write_gamma) >= 1)
+    assert np.all(np.asarray(tr.read_beta) >= 0) and np.all(np.asarray(tr.write_beta) >= 0)
+    # The traced memory is the initial memory written step by step with the traced heads...
+    mem = model.initial_state(batch).memory
+    for t in range(steps):
+        mem = memory.write(mem, tr.write_w[t], tr.erase[t], tr.add[t])
+        np.testing.assert_allclose(tr.memory[t], mem, rtol=1e-5, atol=1e-6)
+        # ...and the reads are of this step's memory, after the write.
+        np.testing.assert_allclose(tr.reads[t], memory.read(tr.memory[t], tr.read_w[t]), rtol=1e-5, atol=1e-6)
+    # Cross-check one step against an explicit erase-then-add in NumPy (eqs. 3-4).
+    mem0 = np.asarray(model.initial_state(batch).memory[0], np.float64)
+    ww, e, a = (np.asarray(x[0, 0], np.float64) for x in (tr.write_w, tr.erase, tr.add))
+    keep = np.prod(1.0 - ww[:, :, None] * e[:, None, :], axis=0)
+    np.testing.assert_allclose(tr.memory[0, 0], mem0 * keep + ww.T @ a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NTM_MODELS)
+def test_initial_state(name):
+    model = MODELS[name]()
+    c = model.config
+    st = model.initial_state(3)
+    assert st.memory.shape == (3, c.memory_rows, c.memory_width)
+    assert st.reads.shape == (3, c.read_heads, c.memory_width)
+    for wts, heads in ((st.read_w, c.read_heads), (st.write_w, c.write_heads)):
+        assert wts.shape == (3, heads, c.memory_rows)
+        np.testing.assert_allclose(wts.sum(-1), 1.0, atol=1e-6)
+        assert np.all(np.asarray(wts) >= 0)
+    # Every sequence of the batch starts from the same learned state.
+    for leaf in jax.tree_util.tree_leaves(st):
+        np.testing.assert_array_equal(leaf[0], leaf[-1])
+
+
+# ------------------------------------------------------------------------------------------------
+# Numeric gradient checks in float64
+
+
+@pytest.mark.parametrize("controller", ["feedforward", "lstm"])
+def test_check_grads_of_a_step_in_float64(x64, controller):
+    model = to_f64(ntm_model(controller, 2, 2, memory_init="learned"))
+    params, static = eqx.partition(model, model.trainable_filter())
+    xs = inputs(steps=3).astype(jnp.float64)
+    assert xs.dtype == jnp.float64
+    # Start from the state after two steps, so memory rows differ and every head path matters.
+    state = step_loop(model, xs[:, :2])[1][-1]
+    assert state.memory.dtype == jnp.float64
+    # Parameters and state as one flat vector: check_grads then perturbs two arrays, not dozens.
+    flat, unravel = ravel_pytree((params, state))
+    assert flat.dtype == jnp.float64 and flat.size > 500
+
+    @jax.jit
+    def f(flat, x):
+        params, state = unravel(flat)
+        new_state, logits, _ = eqx.combine(params, static).step(state, x)
+        return logits, ravel_pytree(new_state)[0]
+
+    # The model contains custom (reverse-mode only) backward passes.  eps: the step is very
+    # curved (sharpening); the finite-difference error falls as eps^2 and is ~1e-4 at eps=1e-5.
+    check_grads(f, (flat, xs[:, 2]), order=1, modes=("rev",), eps=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------
+# Gradients everywhere, no NaN, for many configurations
+
+
+# controller x memory_init, with heads, layers, shifts, clipping and initial values varied.
+GRAD_CONFIGS = {
+    "ff-constant": dict(controller="feedforward", memory_init="constant"),
+    "ff-learned-2layers-4r2w": dict(controller="feedforward", memory_init="learned", controller_layers=2,
+                                    read_heads=4, write_heads=2),
+    "ff-random-shift5-noclip": dict(controller="feedforward", memory_init="random", shift_width=5, clip=0.0),
+    "lstm-constant-zero-memory": dict(controller="lstm", memory_init="constant", memory_init_value=0.0),
+    "lstm-learned-2layers-2r3w": dict(controller="lstm", memory_init="learned", controller_layers=2,
+                                      read_heads=2, write_heads=3),
+    "lstm-random-shift7-1r2w": dict(controller="lstm", memory_init="random", shift_width=7, write_heads=2),
+}
+LONG = 50
+
+
+@eqx.filter_jit
+def value_and_grads(model, xs, coeffs):
+    """Outputs and the gradient of ``sum(coeffs * outputs)`` with respect to every array of the
+    model (trainable or not, so that untrained arrays can be seen to get none)."""
+
+    def loss(model):
+        ys = model.run(xs)
+        return jnp.sum(ys * coeffs), ys
+
+    (_, ys), grads = eqx.filter_value_and_grad(loss, has_aux=True)(model)
+    return ys, grads
+
+
+@pytest.mark.parametrize("name", list(GRAD_CONFIGS) + ["baseline"])
+def test_gradients_reach_every_trained_parameter_and_nothing_is_nan(name):
+    if name == "baseline":
+        model = lstm_model()
+    else:
+        kw = dict(GRAD_CONFIGS[name])
+        model = ntm_model(kw.pop("controller"), kw.pop("read_heads", 1), kw.pop("write_heads", 1), **kw)
+    flags = model.trainable_filter()
+    trained = {jax.tree_util.keystr(p): bool(f) for p, f in jax.tree_util.tree_leaves_with_path(flags)}
+    memory_init = getattr(model.config, "memory_init", None)
+    if memory_init is not None:
+        assert trained[".memory0"] is (memory_init == "learned")
+        params, _ = eqx.partition(model, flags)
+        assert (params.memory0 is None) is (memory_init != "learned")
+    assert sum(trained.values()) == len(trained) - (memory_init in ("constant", "random"))
+
+    xs = inputs(steps=LONG, seed=3)
+    # 1. A loss on a short sequence (the first 8 outputs; the rest get no weight): every entry of
+    #    every trained array receives a gradient; fixed initial memory receives exactly none.
+    coeffs = jax.random.normal(jax.random.key(5), (B, LONG, O)) * (jnp.arange(LONG) < 8)[None, :, None]
+    ys, grads = value_and_grads(model, xs, coeffs)
+    for path, g in jax.tree_util.tree_leaves_with_path(grads):
+        where, g = jax.tree_util.keystr(path), np.asarray(g)
+        assert np.all(np.isfinite(g)), where
+        if trained[where]:
+            assert np.all(g != 0), f"{where}: {np.sum(g == 0)} of {g.size} entries get no gradient"
+        else:
+            np.testing.assert_array_equal(g, 0.0, err_msg=where)
+    # 2. 50 steps of random inputs, and of huge inputs: no NaN or inf in outputs or gradients.
+    coeffs = jax.random.normal(jax.random.key(6), (B, LONG, O))
+    for scale in (1.0, 100.0):
+        ys, grads = value_and_grads(model, scale * xs, coeffs)
+        assert ys.shape == (B, LONG, O)
+        assert all_finite(ys), f"non-finite outputs at input scale {scale}"
+        assert all_finite(grads), f"non-finite gradients at input scale {scale}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Initial memory
+
+
+def test_memory_init_constant():
+    model = ntm_model("feedforward", memory_init="constant", memory_init_value=0.25)
+    np.testing.assert_array_equal(model.memory0, np.full((8, 4), 0.25, np.float32))
+    np.testing.assert_array_equal(model.initial_state(2).memory, np.full((2, 8, 4), 0.25, np.float32))
+    assert model.trainable_filter().memory0 is False
+    default = ntm_model("feedforward")
+    assert default.config.memory_init == "constant"
+    np.testing.assert_array_equal(default.memory0, np.full((8, 4), default.config.memory_init_value, np.float32))
+
+
+def test_memory_init_random_is_a_fixed_draw():
+    a = ntm_model("feedforward", memory_init="random", memory_rows=32, memory_width=16)
+    b = NTM(a.config, key=jax.random.key(0))
+    c = NTM(a.config, key=jax.random.key(1))
+    np.testing.assert_array_equal(a.memory0, b.memory0)  # fixed by the key
+    assert not np.allclose(a.memory0, c.memory0)
+    assert len(np.unique(np.asarray(a.memory0))) > 100  # not a constant
+    assert 0.35 < float(jnp.std(a.memory0)) < 0.65  # N(0, 0.5^2)
+    assert a.trainable_filter().memory0 is False
+    np.testing.assert_array_equal(a.initial_state(1).memory[0], a.memory0)
+
+
+def test_memory_init_learned_is_trained_and_counted():
+    learned = ntm_model("feedforward", memory_init="learned")
+    constant = ntm_model("feedforward", memory_init="constant")
+    assert learned.trainable_filter().memory0 is True
+    assert ntm.count_parameters(learned) == ntm.count_parameters(constant) + 8 * 4
+
+
+# ------------------------------------------------------------------------------------------------
+# Determinism
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_same_key_same_model_different_key_different_model(name):
+    model = MODELS[name]()
+    cls = type(model)
+    same = cls(model.config, key=jax.random.key(0))
+    other = cls(model.config, key=jax.random.key(1))
+    for x, y in zip(jax.tree_util.tree_leaves(model), jax.tree_util.tree_leaves(same)):
+        np.testing.assert_array_equal(x, y)
+    xs = inputs()
+    np.testing.assert_array_equal(run(model, xs), run(same, xs))
+    assert not np.allclose(run(model, xs), run(other, xs))
+    assert not np.allclose(model.output_layer.weight, other.output_layer.weight)
+
+
+# ------------------------------------------------------------------------------------------------
+# Configuration errors
+
+
+@pytest.mark.parametrize(
+    "field, value, pattern",
+    [
+        ("memory_rows", -1, "memory_rows"),
+        ("memory_rows", 0, "memory_rows"),
+        ("memory_width", 0, "memory_width"),
+        ("controller_size", 0, "controller_size"),
+        ("controller_layers", 0, "controller_layers"),
+        ("read_heads", 0, "read_heads"),
+        ("write_heads", -2, "write_heads"),
+        ("input_size", 0, "input_size"),
+        ("output_size", 0, "output_size"),
+        ("memory_rows", 2.5, "memory_rows"),
+        ("read_heads", True, "read_heads"),
+        ("shift_width", 2, "shift_width"),
+        ("shift_width", 0, "shift_width"),
+        ("shift_width", 9, "shift_width"),  # more shifts than the 8 memory rows
+        ("controller", "gru", "controller"),
+        ("memory_init", "zeros", "memory_init"),
+        ("clip", -1.0, "clip"),
+    ],
+)
+def test_ntm_config_rejects_bad_values(field, value, pattern):
+    kw = dict(input_size=I, output_size=O, memory_rows=8, memory_width=4)
+    kw[field] = value
+    with pytest.raises(ValueError, match=pattern):
+        NTMConfig(**kw)
+
+
+@pytest.mark.parametrize("field, value", [("hidden_size", 0), ("layers", 0), ("input_size", -3), ("output_size", 0)])
+def test_lstm_config_rejects_bad_values(field, value):
+    kw = dict(input_size=I, output_size=O)
+    kw[field] = value
+    with pytest.raises(ValueError, match=field):
+        LSTMConfig(**kw)
+
+
+def test_shift_width_equal_to_memory_rows_is_allowed():
+    NTMConfig(input_size=I, output_size=O, memory_rows=5, memory_width=2, shift_width=5)
