@@ -4,6 +4,7 @@ and a smoke test of summarize_run on a tiny untrained run directory."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -90,8 +91,19 @@ def test_change_of_move_splits_segments():
         "write head 0:\n"
         "  rows 3..5, +1 per step (steps 0-2)\n"
         "  stays at row 5 (steps 3-4)\n"
-        "  moves +2 to row 7 (step 5)"
+        "  moves +2 to row 7 (expected shift +1.00) (step 5)"
     )
+
+
+def test_moves_that_disagree_with_the_shift_are_flagged():
+    # The peak moved +1 each step although the shift distribution mostly said 0.
+    s = np.tile([0.1, 0.7, 0.2], (3, 1))
+    segs = describe_head(weights([3, 4, 5]), np.zeros(3), s, "write", "w")
+    assert segs[0].shift == pytest.approx(0.1)
+    assert segs[0].describe() == "rows 3..5, +1 per step (expected shift +0.10)"
+    # Agreeing within rounding: no remark.
+    s = np.tile([0.0, 0.4, 0.6], (3, 1))
+    assert describe_head(weights([3, 4, 5]), np.zeros(3), s, "write", "w")[0].describe() == "rows 3..5, +1 per step"
 
 
 def test_blurred_steps_are_flagged_and_break_segments():
@@ -204,8 +216,10 @@ def test_summarize_trace_all_heads_in_order():
         "read head 0:\n"
         "  rows 15..2 (wrapping), +1 per step (steps 0-3)"
     )
-    # The other sequence of the batch stays on row 0; ``steps`` keeps the first steps only.
-    assert summarize_trace(trace, batch_index=0, steps=2).splitlines()[1] == "  stays at row 0 (steps 0-1)"
+    # The other sequence of the batch stays on row 0 (though its shifts say +1); ``steps`` keeps
+    # the first steps only.
+    lines = summarize_trace(trace, batch_index=0, steps=2).splitlines()
+    assert lines[1] == "  stays at row 0 (expected shift +1.00) (steps 0-1)"
     assert "steps 0-1" in summarize_trace(trace, batch_index=1, steps=[1, 1, 0, 0])
     with pytest.raises(ValueError, match="no trace"):
         summarize_trace(None)
@@ -214,7 +228,7 @@ def test_summarize_trace_all_heads_in_order():
 # Smoke test on a real (tiny, untrained) model saved as a run directory -------------------------
 
 
-def make_run_dir(path, model="ntm-ff", **model_args):
+def make_run_dir(path, **model_args):
     """A run directory holding an untrained model, written by the training module's own helpers
     (``_build``, ``_save``: the same files as ``ntm.train.train``) without the many seconds of
     compiling a training step; the training loop has its own tests."""
@@ -222,8 +236,8 @@ def make_run_dir(path, model="ntm-ff", **model_args):
     from ntm import train as tr
 
     cfg = tr.TrainConfig(
-        task="copy", model=model, sequences=16, batch_size=4, model_args=model_args,
-        eval_every=16, eval_batch=4, target_cost=None,
+        task="copy", task_args=dict(train_lengths=(1, 4)), model="ntm-ff", sequences=16, batch_size=4,
+        model_args=model_args, eval_every=16, eval_batch=4, target_cost=None,
     ).resolved()
     params, _, _, opt_state = tr._build(cfg)
     path.mkdir(parents=True)
@@ -241,28 +255,35 @@ def tiny_run(tmp_path_factory):
 
 
 def test_summarize_run_smoke(tiny_run):
-    text = summarize_run(tiny_run)  # default length: the top of copy's training range, 20
+    text = summarize_run(tiny_run)  # default length: the top of the training range, here 4
     lines = text.splitlines()
-    assert lines[0].startswith("copy / ntm-ff: memory 16 x 6, 1 write + 1 read head(s)")
-    assert lines[1] == "one sequence, length 20 (seed 0): steps 0-40; scored (output) steps: 21-40"
+    assert lines[0] == "copy / ntm-ff: memory 16 x 6, 1 write + 1 read head(s), trained on 0 sequences"
+    assert lines[1] == "one sequence, length 4 (seed 0): steps 0-8; scored (output) steps: 5-8"
     assert "write head 0:" in lines and "read head 0:" in lines
     assert lines.index("write head 0:") < lines.index("read head 0:")
-    # Every step 0..40 of each head is covered by exactly one segment line.
-    import re
-
+    # Every step 0..8 of each head is covered by exactly one segment line, in order.
     for head in ("write head 0:", "read head 0:"):
-        start = lines.index(head) + 1
         covered = []
-        for line in lines[start:]:
+        for line in lines[lines.index(head) + 1:]:
             if not line.startswith("  "):
                 break
             for a, b in re.findall(r"steps? (\d+)(?:-(\d+))?\)", line):
                 covered += list(range(int(a), int(b or a) + 1))
-        assert covered == list(range(41)), head
+        assert covered == list(range(9)), head
     assert lines[-1].startswith("(content: interpolation gate >= 0.5")
+    # An explicit length; steps after the last scored one would be padding (none for copy).
+    assert "length 2 (seed 3): steps 0-4" in summarize_run(tiny_run, length=2, seed=3)
 
 
-def test_summarize_run_rejects_models_without_memory(tmp_path):
-    run = make_run_dir(tmp_path / "lstm", model="lstm", hidden_size=4, layers=1)
+def test_summarize_run_rejects_models_without_memory(tiny_run, monkeypatch):
+    import jax
+
+    from ntm import LSTMBaseline, LSTMConfig
+    from ntm import train as tr
+
+    # An LSTM run, as load_run would return it (building one through the run directory costs seconds).
+    cfg = tr.TrainConfig(task="copy", model="lstm").resolved()
+    lstm = LSTMBaseline(LSTMConfig(input_size=9, output_size=8, hidden_size=4, layers=1), key=jax.random.key(0))
+    monkeypatch.setattr(tr, "load_run", lambda run_dir: (lstm, cfg, {}))
     with pytest.raises(ValueError, match="no memory heads"):
-        summarize_run(run, length=2)
+        summarize_run(tiny_run)

@@ -68,7 +68,7 @@ def _np(batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _episodes(task: tasks.Task, batch: Batch) -> dict[str, np.ndarray]:
     """Recover each sequence's main size from its inputs; give the scored-step count and the
-    first padding step that the layout in the brief implies. All ``[B]`` int arrays."""
+    first padding step that the documented layout implies. All ``[B]`` int arrays."""
     x, _, m = _np(batch)
     if isinstance(task, CopyTask):
         size = np.argmax(x[:, :, task.width], axis=1)
@@ -263,7 +263,8 @@ def test_copy_targets_are_the_inputs_shifted() -> None:
     W = task.width
     for b, L in enumerate(_episodes(task, batch)["size"]):
         np.testing.assert_array_equal(y[b, L + 1 : 2 * L + 1], x[b, :L, :W])
-        np.testing.assert_array_equal(m[b], (np.arange(x.shape[1]) > L) & (np.arange(x.shape[1]) <= 2 * L))
+        steps = np.arange(x.shape[1])
+        np.testing.assert_array_equal(m[b], (steps > L) & (steps <= 2 * L))
         assert x[b, :, W].sum() == 1 and not x[b, L, :W].any() and not x[b, L + 1 :].any()
 
 
@@ -330,7 +331,7 @@ def test_ngram_targets_are_the_next_inputs() -> None:
 
 def test_ngram_probabilities_depend_on_the_context() -> None:
     # Order 2: each sequence has p(1 | previous 0) and p(1 | previous 1), independent Beta(1/2, 1/2)
-    # draws (variance 1/8, mean |difference| = 4/(3 pi)... about 0.42). A generator ignoring the
+    # draws (variance 1/8; mean absolute difference 4/pi^2, about 0.41). A generator ignoring the
     # context, or sharing one p per sequence, would give near-equal frequencies after 0 and after 1.
     task = DynamicNGramsTask(order=2)
     bits = np.asarray(task.sample(jax.random.key(15), BATCH).targets[..., 0])

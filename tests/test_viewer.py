@@ -217,8 +217,8 @@ def make_run_dir(path, **model_args):
     from ntm import train as tr
 
     cfg = tr.TrainConfig(
-        task="copy", model="ntm-ff", sequences=16, batch_size=4, model_args=model_args,
-        eval_every=16, eval_batch=4, target_cost=None,
+        task="copy", task_args=dict(train_lengths=(1, 4)), model="ntm-ff", sequences=16, batch_size=4,
+        model_args=model_args, eval_every=16, eval_batch=4, target_cost=None,
     ).resolved()
     params, _, _, opt_state = tr._build(cfg)
     path.mkdir(parents=True)
@@ -234,18 +234,18 @@ def tiny_run(tmp_path_factory):
 
 
 def test_write_viewer_on_a_run(tiny_run, tmp_path, request):
-    out = write_viewer(tiny_run, tmp_path / "sub" / "viewer.html", length=4)
+    out = write_viewer(tiny_run, tmp_path / "sub" / "viewer.html", length=2)
     assert out == tmp_path / "sub" / "viewer.html" and out.is_file()
     page = out.read_text()
     assert_self_contained(page)
     d = embedded(page)
-    steps = 2 * 4 + 1  # copy: 4 vectors, the delimiter, 4 outputs
+    steps = 2 * 2 + 1  # copy: 2 vectors, the delimiter, 2 outputs
     assert np.shape(d["inputs"]) == (steps, 9) and np.shape(d["outputs"]) == (steps, 8)
     assert np.shape(d["memory"]) == (steps, 16, 6)
     assert [h["name"] for h in d["heads"]] == ["write head 0", "read head 0"]
     assert np.shape(d["heads"][0]["weights"]) == (steps, 16) and np.shape(d["heads"][0]["shift"]) == (steps, 3)
     np.testing.assert_allclose(np.sum(d["heads"][1]["weights"], axis=1), 1.0, atol=0.01)
-    assert d["mask"] == [0] * 5 + [1] * 4
+    assert d["mask"] == [0] * 3 + [1] * 2
     assert "write head 0:" in d["program"] and "copy / ntm-ff" in d["title"]
     if chromium_binary() is not None:
         report = selftest(request.getfixturevalue("browser"), out)

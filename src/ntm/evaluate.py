@@ -179,6 +179,12 @@ def sweep(
         points += [{"length": n, "repeats": r} for n in lengths for r in repeats]
     else:
         points += [{"length": n} for n in lengths]
+    for point in points:  # every size is checked before any work, so a bad one fails fast
+        kw = {name: value for name, value in point.items() if name != "length"}
+        try:
+            t.num_steps(point["length"], **kw)
+        except TypeError as exc:
+            raise ValueError(f"{t.name}: {', '.join(kw)} does not apply to this task ({exc})") from None
     records = []
     for point in points:
         k = _size_key(key, point["length"])

@@ -109,7 +109,8 @@ def _ngram_probs(bits: jax.Array, order: int) -> jax.Array:
     num_steps = bits.shape[-1]
     context = _contexts(bits, order)  # [B, T]
     has_context = jnp.arange(num_steps) >= order - 1  # [T]
-    one_hot = jax.nn.one_hot(context, 2 ** (order - 1), dtype=jnp.float32) * has_context[:, None]  # [B, T, C]
+    one_hot = jax.nn.one_hot(context, 2 ** (order - 1), dtype=jnp.float32)  # [B, T, C]
+    one_hot = one_hot * has_context[:, None]  # steps without a full context count nowhere
     ones_here = one_hot * bits[..., None]
     zeros_here = one_hot * (1.0 - bits[..., None])
     # Exclusive cumsum: counts from steps strictly before t.

@@ -15,7 +15,8 @@ For every step of one head it takes
   shift (``"location"``);
 * the *move*: the change of dominant row since the previous step, modulo N, as a signed integer in
   ``(-N/2, N/2]`` (so a wrap from row N-1 to row 0 is ``+1``); and the shift distribution's
-  expected and most likely shift.
+  expected and most likely shift.  A location run whose move differs from its mean expected shift
+  (rounded) says so: "(expected shift +0.12)".
 
 It then compresses consecutive steps into :class:`Segment` s:
 
@@ -127,15 +128,19 @@ class Segment:
                 return f"{self._row_range()}, {self.delta:+d} per step by content"
             return f"content lookups at rows {_list_rows(self.rows)}"
         # location
-        if self.num_steps == 1:
-            if self.delta is None:
-                return f"at row {r0}"
-            if self.delta == 0:
-                return f"stays at row {r0}"
-            return f"moves {self.delta:+d} to row {r0}"
-        if self.delta == 0:
-            return f"stays at row {r0}"
-        return f"{self._row_range()}, {self.delta:+d} per step"
+        if self.num_steps == 1 and self.delta is None:
+            text = f"at row {r0}"
+        elif self.delta == 0:
+            text = f"stays at row {r0}"
+        elif self.num_steps == 1:
+            text = f"moves {self.delta:+d} to row {r0}"
+        else:
+            text = f"{self._row_range()}, {self.delta:+d} per step"
+        # The rows should move as the shift distribution says; flag it when they do not (the
+        # weighting was too blurred for the shift to move its peak, or sharpening moved it).
+        if self.delta is not None and round(self.shift) != self.delta:
+            text += f" (expected shift {self.shift:+.2f})"
+        return text
 
     def _row_range(self) -> str:
         text = f"rows {self.rows[0]}..{self.rows[-1]}"

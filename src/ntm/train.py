@@ -34,7 +34,15 @@ from ntm import checkpoint, metrics, presets
 from ntm import tasks as _tasks
 
 __all__ = [
-    "TrainConfig", "TrainResult", "make_optimizer", "train", "resume", "load_run", "read_metrics", "RunError",
+    "TrainConfig",
+    "TrainResult",
+    "make_optimizer",
+    "train",
+    "resume",
+    "load_run",
+    "read_config",
+    "read_metrics",
+    "RunError",
 ]
 
 CONFIG_FILE = "config.json"
@@ -82,7 +90,7 @@ class TrainConfig:
     sequences: int = 200_000
     seed: int = 0
     target_cost: float | None = 0.05
-    eval_every: int = 2_000
+    eval_every: int = 1_000
     eval_batch: int = 256
     steps_per_call: int = 0
     max_skipped: int = 100
@@ -116,6 +124,8 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, got {cfg.learning_rate}")
         if not cfg.grad_clip > 0:
             raise ValueError(f"grad_clip must be > 0, got {cfg.grad_clip}")
+        if cfg.time_budget is not None and not cfg.time_budget > 0:
+            raise ValueError(f"time_budget must be > 0 seconds, got {cfg.time_budget}")
         if cfg.steps_per_call < 0:
             raise ValueError(f"steps_per_call must be >= 0, got {cfg.steps_per_call}")
         if cfg.steps_per_call == 0:
@@ -194,6 +204,28 @@ class _ChunkSpec(NamedTuple):
     loss: Callable
 
 
+def _steps(params, static, opt_state, optimizer, task, batch_size: int, loss, base_key, steps, end):
+    """The traced body of a chunk: one update per entry of ``steps`` (``[K]``), no-ops from ``end`` on."""
+
+    def apply(carry, step):
+        params, opt_state = carry
+        batch = task.sample(jax.random.fold_in(base_key, step), batch_size)
+        (cost, errors), grads = jax.value_and_grad(loss, has_aux=True)(params, static, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        finite = jnp.isfinite(cost) & opt_state.last_finite
+        return (params, opt_state), _Stats(cost.astype(jnp.float32), errors.astype(jnp.float32), finite)
+
+    def skip(carry, step):
+        return carry, _Stats(jnp.float32(0.0), jnp.float32(0.0), jnp.bool_(True))
+
+    def update(carry, step):
+        return jax.lax.cond(step < end, apply, skip, carry, step)
+
+    (params, opt_state), stats = jax.lax.scan(update, (params, opt_state), steps)
+    return params, opt_state, stats
+
+
 @eqx.filter_jit
 def _chunk(model, opt_state, base_key, start, end, spec: _ChunkSpec):
     """Updates for steps ``start .. start + num_steps - 1``; steps ``>= end`` are skipped (no-ops).
@@ -207,25 +239,20 @@ def _chunk(model, opt_state, base_key, start, end, spec: _ChunkSpec):
     """
     params, static = eqx.partition(model, model.trainable_filter())
     optimizer = make_optimizer(spec.optimizer, spec.learning_rate, spec.grad_clip)
-
-    def apply(carry, step):
-        params, opt_state = carry
-        batch = spec.task.sample(jax.random.fold_in(base_key, step), spec.batch_size)
-        (cost, errors), grads = jax.value_and_grad(spec.loss, has_aux=True)(params, static, batch)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        finite = jnp.isfinite(cost) & opt_state.last_finite
-        return (params, opt_state), _Stats(cost.astype(jnp.float32), errors.astype(jnp.float32), finite)
-
-    def skip(carry, step):
-        return carry, _Stats(jnp.float32(0.0), jnp.float32(0.0), jnp.bool_(True))
-
-    def update(carry, step):
-        return jax.lax.cond(step < end, apply, skip, carry, step)
-
     steps = start + jnp.arange(spec.num_steps)
-    (params, opt_state), stats = jax.lax.scan(update, (params, opt_state), steps)
-    return params, opt_state, stats
+    return _steps(params, static, opt_state, optimizer, spec.task, spec.batch_size, spec.loss, base_key, steps, end)
+
+
+def _make_chunk(static, task, optimizer, batch_size: int, num_steps: int, base_key):
+    """``chunk(params, opt_state, start) -> (params, opt_state, stats)``: ``num_steps`` updates from
+    step ``start``, jitted on its own (the benchmarks time this; the training loop uses ``_chunk``)."""
+
+    @jax.jit
+    def chunk(params, opt_state, start):
+        steps = start + jnp.arange(num_steps)
+        return _steps(params, static, opt_state, optimizer, task, batch_size, _loss, base_key, steps, steps[-1] + 1)
+
+    return chunk
 
 
 @eqx.filter_jit
@@ -285,6 +312,15 @@ def read_metrics(out_dir: str | Path) -> list[dict[str, float]]:
         raise RunError(f"no training log at {path}") from None
     except (OSError, KeyError, TypeError, ValueError, csv.Error) as exc:
         raise RunError(f"corrupt training log {path}: {exc}") from None
+
+
+def read_config(out_dir: str | Path) -> TrainConfig:
+    """The resolved :class:`TrainConfig` of a run directory (without loading its checkpoint).
+
+    Raises:
+        RunError: the directory or its ``config.json`` is missing or corrupt.
+    """
+    return _read_config(Path(out_dir))
 
 
 def _read_config(out: Path) -> TrainConfig:

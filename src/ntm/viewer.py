@@ -327,39 +327,49 @@ _JS = r"""
   var D = JSON.parse(document.getElementById("ntm-data").textContent);
   var T = D.inputs.length, N = D.memory[0].length, M = D.memory[0][0].length;
   var HEAD_COLORS = ["#2ca02c", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"];
-  // ColorBrewer RdBu (reversed: blue negative, white zero, red positive).
+  // ColorBrewer RdBu, reversed: blue negative, white zero, red positive.
   var RDBU = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
               "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"];
   var $ = function (id) { return document.getElementById(id); };
 
+  // Colours are [r, g, b] arrays; css() makes a fill style of one.
   function hexRgb(h) { return [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)]; }
-  var RDBU_RGB = RDBU.map(hexRgb);
+  var RDBU_RGB = RDBU.map(hexRgb), WHITE = [255, 255, 255], GREY = [90, 90, 90];
   function clamp(x, lo, hi) { return x < lo ? lo : x > hi ? hi : x; }
-  function rgb(c) { return "rgb(" + Math.round(c[0]) + "," + Math.round(c[1]) + "," + Math.round(c[2]) + ")"; }
+  function css(c) { return "rgb(" + Math.round(c[0]) + "," + Math.round(c[1]) + "," + Math.round(c[2]) + ")"; }
   function mix(a, b, f) { return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f]; }
-  // Diverging: v in [-lim, lim] -> RdBu.
+  // Diverging scale: v in [-lim, lim] -> RdBu.
   function diverging(v, lim) {
     var x = clamp((v / lim + 1) / 2, 0, 1) * (RDBU_RGB.length - 1);
     var i = Math.min(Math.floor(x), RDBU_RGB.length - 2);
-    return rgb(mix(RDBU_RGB[i], RDBU_RGB[i + 1], x - i));
+    return mix(RDBU_RGB[i], RDBU_RGB[i + 1], x - i);
   }
-  // Sequential: v in [0, 1] -> white .. colour (darkened at the top for contrast).
+  // Sequential scale: v in [0, 1] -> white .. base colour .. darker (monotone in lightness).
   function sequential(v, base) {
-    var f = clamp(v, 0, 1), dark = mix(base, [0, 0, 0], 0.35);
-    return f < 0.6 ? rgb(mix([255, 255, 255], base, f / 0.6)) : rgb(mix(base, dark, (f - 0.6) / 0.4));
+    var f = clamp(v, 0, 1);
+    return f < 0.6 ? mix(WHITE, base, f / 0.6) : mix(base, mix(base, [0, 0, 0], 0.35), (f - 0.6) / 0.4);
   }
-  var GREY = [90, 90, 90];
-  function bits(v) { return sequential(v, GREY); }
   function absMax(a) {
     var m = 0;
     (function walk(x) { if (Array.isArray(x)) { x.forEach(walk); } else if (Math.abs(x) > m) { m = Math.abs(x); } })(a);
     return m || 1;
   }
   function minOf(a) { var m = Infinity; a.forEach(function (r) { r.forEach(function (v) { if (v < m) m = v; }); }); return m; }
-  function canvas(w, h, cls) { var c = document.createElement("canvas"); c.width = w; c.height = h; if (cls) c.className = cls; return c; }
+  function canvas(w, h) { var c = document.createElement("canvas"); c.width = w; c.height = h; return c; }
   function fmt(v) { return v === undefined ? "-" : (Math.round(v * 100) / 100).toFixed(2); }
+  // A picture of a matrix, one pixel per cell: value(i, j) is row i, column j.  Drawn scaled up.
+  function image(rows, cols, value, color) {
+    var c = canvas(cols, rows), ctx = c.getContext("2d"), img = ctx.createImageData(cols, rows), px = img.data;
+    for (var i = 0; i < rows; i++) for (var j = 0; j < cols; j++) {
+      var rgb = color(value(i, j)), k = 4 * (i * cols + j);
+      px[k] = rgb[0]; px[k + 1] = rgb[1]; px[k + 2] = rgb[2]; px[k + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    return c;
+  }
+  function blit(ctx, src, x, y, w, h) { ctx.imageSmoothingEnabled = false; ctx.drawImage(src, x, y, w, h); }
 
-  // Layout: time runs left to right in the sequence and history pictures, rows top to bottom.
+  // Layout: time runs left to right in the sequence and history pictures, memory rows top to bottom.
   var colW = clamp(Math.floor(340 / T), 2, 16);
   var memCellH = clamp(Math.floor(520 / N), 2, 24), memCellW = clamp(Math.floor(220 / M), 4, 24);
   var histCellH = clamp(Math.floor(200 / N), 1, 10);
@@ -373,19 +383,22 @@ _JS = r"""
   var slider = $("slider");
   slider.max = String(T - 1);
 
-  // Sequence panel: inputs, targets, outputs (and the scored steps) over time.
-  var seqSpecs = [["inputs", D.inputs], ["targets", D.targets], ["outputs", D.outputs], ["scored", D.mask.map(function (v) { return [v]; })]];
-  var seqCanvases = seqSpecs.map(function (spec) {
-    var rows = spec[1][0].length, cellH = clamp(Math.floor(90 / rows), 3, 10);
+  // Sequence panel: inputs, targets, outputs and the scored steps over time, pre-rendered once.
+  var seqSpecs = [["inputs", D.inputs], ["targets", D.targets], ["outputs", D.outputs],
+                  ["scored", D.mask.map(function (v) { return [v]; })]];
+  var seqViews = seqSpecs.map(function (spec) {
+    var data = spec[1], rows = data[0].length, cellH = clamp(Math.floor(90 / rows), 3, 10);
     var div = document.createElement("div"); div.className = "seq-row";
     var label = document.createElement("div"); label.className = "label"; label.textContent = spec[0];
     var c = canvas(T * colW, rows * cellH + 4);
     div.appendChild(label); div.appendChild(c); $("seq").appendChild(div);
-    var neg = minOf(spec[1]) < 0, lim = absMax(spec[1]);
-    return { c: c, data: spec[1], rows: rows, cellH: cellH, color: function (v) { return neg ? diverging(v, lim) : bits(v / Math.max(1, lim)); } };
+    // Bits in [0, 1] on a grey sequential scale; signed inputs (priorities) on the diverging one.
+    var neg = minOf(data) < 0, lim = absMax(data);
+    var color = neg ? function (v) { return diverging(v, lim); } : function (v) { return sequential(v / Math.max(1, lim), GREY); };
+    return { c: c, pic: image(rows, T, function (i, j) { return data[j][i]; }, color) };
   });
 
-  // Memory and per-head bars at the current step.
+  // Memory and the per-head weight bars at the current step.
   var memC = $("memory"), barsC = $("bars");
   memC.width = M * memCellW; memC.height = N * memCellH;
   barsC.width = D.heads.length * barsW; barsC.height = N * memCellH;
@@ -394,7 +407,7 @@ _JS = r"""
   $("mem-lo").textContent = (-memLim).toFixed(2);
   $("mem-hi").textContent = "+" + memLim.toFixed(2);
 
-  // One panel per head: weighting history N x T, bars legend, statistics.
+  // One panel per head: its weighting over rows x time (pre-rendered), its vector, its numbers.
   var headViews = D.heads.map(function (h, k) {
     var color = HEAD_COLORS[k % HEAD_COLORS.length], base = hexRgb(color);
     var div = document.createElement("div"); div.className = "head";
@@ -406,48 +419,43 @@ _JS = r"""
     var hist = canvas(T * colW, N * histCellH + 4);
     var vec = canvas(M * 8, 10);
     var legend = document.createElement("div"); legend.className = "legend-row";
-    var lg = canvas(100, 10); var ctx = lg.getContext("2d");
-    for (var x = 0; x < 100; x++) { ctx.fillStyle = sequential(x / 99, base); ctx.fillRect(x, 0, 1, 10); }
+    var lg = image(1, 100, function (i, j) { return j / 99; }, function (v) { return sequential(v, base); });
+    lg.style.width = "100px"; lg.style.height = "10px";
     legend.appendChild(document.createTextNode("weight 0")); legend.appendChild(lg); legend.appendChild(document.createTextNode("1"));
     var stats = document.createElement("div"); stats.className = "stats";
-    div.appendChild(title); div.appendChild(cap); div.appendChild(hist); div.appendChild(vec); div.appendChild(legend); div.appendChild(stats);
+    div.appendChild(title); div.appendChild(cap); div.appendChild(hist); div.appendChild(vec);
+    div.appendChild(legend); div.appendChild(stats);
     $("heads").appendChild(div);
     var sw = document.createElement("span");
     sw.innerHTML = '<span class="swatch" style="background:' + color + '"></span>';
     sw.appendChild(document.createTextNode(h.name + "  "));
     $("bars-legend").appendChild(sw);
-    return { h: h, color: color, base: base, hist: hist, vec: vec, stats: stats, vecLim: h.vector ? absMax(h.vector) : 1 };
+    return {
+      h: h, color: color, hist: hist, vec: vec, stats: stats, vecLim: h.vector ? absMax(h.vector) : 1,
+      pic: image(N, T, function (i, j) { return h.weights[j][i]; }, function (v) { return sequential(v, base); })
+    };
   });
 
   // Legends of the shared scales.
-  (function () {
-    var c = $("legend-mem").getContext("2d");
-    for (var x = 0; x < 160; x++) { c.fillStyle = diverging((x / 159) * 2 - 1, 1); c.fillRect(x, 0, 1, 12); }
-    var b = $("legend-bits").getContext("2d");
-    for (var y = 0; y < 120; y++) { b.fillStyle = bits(y / 119); b.fillRect(y, 0, 1, 12); }
-  })();
+  blit($("legend-mem").getContext("2d"), image(1, 160, function (i, j) { return (j / 159) * 2 - 1; },
+       function (v) { return diverging(v, 1); }), 0, 0, 160, 12);
+  blit($("legend-bits").getContext("2d"), image(1, 120, function (i, j) { return j / 119; },
+       function (v) { return sequential(v, GREY); }), 0, 0, 120, 12);
 
-  function drawCursor(ctx, h) {
+  function drawTimeline(c, pic, cellH) {
+    var ctx = c.getContext("2d");
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, c.width, c.height);
+    blit(ctx, pic, 0, 2, T * colW, c.height - 4);
     ctx.strokeStyle = "#d00"; ctx.lineWidth = 2;
-    ctx.strokeRect(t * colW + 1, 1, Math.max(colW - 2, 1), h - 2);
+    ctx.strokeRect(t * colW + 1, 1, Math.max(colW - 2, 1), c.height - 2);
   }
 
-  function drawSequence() {
-    seqCanvases.forEach(function (s) {
-      var ctx = s.c.getContext("2d");
-      ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, s.c.width, s.c.height);
-      for (var i = 0; i < T; i++) for (var r = 0; r < s.rows; r++) {
-        ctx.fillStyle = s.color(s.data[i][r]); ctx.fillRect(i * colW, 2 + r * s.cellH, colW, s.cellH);
-      }
-      drawCursor(ctx, s.c.height);
-    });
-  }
+  function drawSequence() { seqViews.forEach(function (s) { drawTimeline(s.c, s.pic); }); }
 
   function drawMemory() {
-    var ctx = memC.getContext("2d"), mem = D.memory[t];
-    for (var i = 0; i < N; i++) for (var j = 0; j < M; j++) {
-      ctx.fillStyle = diverging(mem[i][j], memLim); ctx.fillRect(j * memCellW, i * memCellH, memCellW, memCellH);
-    }
+    var mem = D.memory[t];
+    blit(memC.getContext("2d"), image(N, M, function (i, j) { return mem[i][j]; }, function (v) { return diverging(v, memLim); }),
+         0, 0, memC.width, memC.height);
     var b = barsC.getContext("2d");
     b.fillStyle = "#fff"; b.fillRect(0, 0, barsC.width, barsC.height);
     headViews.forEach(function (v, k) {
@@ -455,28 +463,25 @@ _JS = r"""
       b.fillStyle = "#f0f0f0"; b.fillRect(k * barsW, 0, barsW - 3, barsC.height);
       b.fillStyle = v.color;
       for (var i = 0; i < N; i++) {
-        if (w[i] > 0) b.fillRect(k * barsW, i * memCellH, Math.max(1, w[i] * (barsW - 3)), Math.max(1, memCellH - (memCellH > 3 ? 1 : 0)));
+        var len = w[i] * (barsW - 3);  // bars under half a pixel are not drawn
+        if (len >= 0.5) b.fillRect(k * barsW, i * memCellH, Math.max(1, len), Math.max(1, memCellH - (memCellH > 3 ? 1 : 0)));
       }
     });
   }
 
   function drawHeads() {
     headViews.forEach(function (v) {
-      var h = v.h, ctx = v.hist.getContext("2d");
-      ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, v.hist.width, v.hist.height);
-      for (var i = 0; i < T; i++) for (var r = 0; r < N; r++) {
-        ctx.fillStyle = sequential(h.weights[i][r], v.base); ctx.fillRect(i * colW, 2 + r * histCellH, colW, histCellH);
-      }
-      drawCursor(ctx, v.hist.height);
+      var h = v.h;
+      drawTimeline(v.hist, v.pic);
       var vc = v.vec.getContext("2d");
       vc.clearRect(0, 0, v.vec.width, v.vec.height);
-      if (h.vector) for (var j = 0; j < M; j++) { vc.fillStyle = diverging(h.vector[t][j], v.vecLim); vc.fillRect(j * 8, 1, 8, 8); }
+      if (h.vector) for (var j = 0; j < M; j++) { vc.fillStyle = css(diverging(h.vector[t][j], v.vecLim)); vc.fillRect(j * 8, 1, 8, 8); }
       var w = h.weights[t], best = 0;
-      for (var r2 = 1; r2 < N; r2++) if (w[r2] > w[best]) best = r2;
+      for (var r = 1; r < N; r++) if (w[r] > w[best]) best = r;
       var lines = ["focus row " + best + " (weight " + fmt(w[best]) + (w[best] < 0.5 ? ", blurred" : "") + ")"];
       if (h.gate) lines.push("gate " + fmt(h.gate[t]) + (h.gate[t] >= 0.5 ? "  content" : "  location"));
       if (h.shift) {
-        var S = h.shift[t].length, half = (S - 1) / 2;
+        var half = (h.shift[t].length - 1) / 2;
         lines.push("shift " + h.shift[t].map(function (p, j) { return (j - half > 0 ? "+" : "") + (j - half) + ":" + fmt(p); }).join(" "));
       }
       if (h.beta || h.gamma) lines.push("beta " + fmt(h.beta && h.beta[t]) + "  gamma " + fmt(h.gamma && h.gamma[t]));
@@ -527,7 +532,7 @@ _JS = r"""
         label: $("step-label").textContent,
         memory: memC.toDataURL(), bars: barsC.toDataURL(),
         heads: headViews.map(function (v) { return v.hist.toDataURL() + v.vec.toDataURL(); }).join("|"),
-        sequence: seqCanvases.map(function (s) { return s.c.toDataURL(); }).join("|")
+        sequence: seqViews.map(function (s) { return s.c.toDataURL(); }).join("|")
       };
     };
     var report = { ok: false, steps: T, heads: D.heads.length, rows: N, width: M };

@@ -10,8 +10,8 @@ M row width.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -47,8 +47,6 @@ def _settings(run_dir: Path) -> dict[str, Any]:
     cfg = _train.read_config(run_dir)
     flat: dict[str, Any] = {k: v for k, v in cfg.to_dict().items() if k not in ("task_args", "model_args")}
     flat.update({f"task.{k}": v for k, v in cfg.task_args.items()})
-    import dataclasses
-
     flat.update(dataclasses.asdict(cfg.model_config()))
     return flat
 
@@ -268,10 +266,9 @@ def plot_memory_access(
         ax.tick_params(labelsize=7)
         if row < len(panels) - 1:
             ax.tick_params(labelbottom=False)
+        else:
+            ax.set_xlabel("time step")
     first.set_xlim(-0.5, num_steps - 0.5)
-    fig.axes[-2 if len(fig.axes) > 1 else -1]  # (colorbars come after their axes)
-    panels_axes = [a for a in fig.axes if a.get_label() != "<colorbar>"]
-    panels_axes[-1].set_xlabel("time step")
     if title:
         fig.suptitle(title, fontsize=11)
     return _save(fig, out_path)

@@ -57,5 +57,7 @@ def get(name: str, **overrides: Any) -> Task:
     fields = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
     unknown = sorted(set(overrides) - set(fields))
     if unknown and fields:
-        raise ValueError(f"{key}: unknown field(s) {', '.join(unknown)}; fields are: {', '.join(fields)}")
+        raise ValueError(
+            f"{key}: unknown field(s) {', '.join(unknown)}; fields are: {', '.join(fields)}"
+        )
     return cls(**overrides)

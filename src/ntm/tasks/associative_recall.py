@@ -81,7 +81,8 @@ class AssociativeRecallTask(Task):
         key_len, key_query, key_bits = jax.random.split(key, 3)
         K = _draw_sizes(key_len, batch_size, lo, hi)  # [B, 1]
         # randint accepts a per-sequence upper bound: q in [0, K-2].
-        q = jax.random.randint(key_query, (batch_size,), 0, K[:, 0] - 1, dtype=jnp.int32)[:, None]  # [B, 1]
+        q = jax.random.randint(key_query, (batch_size,), 0, K[:, 0] - 1, dtype=jnp.int32)
+        q = q[:, None]  # [B, 1]
         # Items laid end to end: vector r of item k is row k*m + r.
         items = _random_bits(key_bits, (batch_size, hi * m, self.width))  # [B, Kmax*m, W]
         t = _time(num_steps)  # [1, T]

@@ -47,7 +47,7 @@ class Batch(NamedTuple):
 
 
 class Task(abc.ABC):
-    """Abstract task: a sampler of :class:`Batch` es from a key and a size.
+    """Abstract task: samples padded batches (:class:`Batch`) from a key and a size.
 
     Each task has one "main size" (sequence length, number of items, number of bits...) whose
     training range is ``train_lengths``. Concrete tasks are frozen dataclasses declaring
@@ -135,14 +135,23 @@ def _as_range(value: Any, *, what: str, minimum: int = 1, allow_int: bool = True
         if not minimum <= lo <= hi:
             raise ValueError(f"{what} must satisfy {minimum} <= lo <= hi, got ({lo}, {hi})")
         return lo, hi
-    kind = "an int or an inclusive (lo, hi) pair of ints" if allow_int else "an inclusive (lo, hi) pair of ints"
-    raise ValueError(f"{what} must be {kind}, got {value!r}")
+    kind = "an inclusive (lo, hi) pair of ints"
+    kind = f"an int or {kind}" if allow_int else kind
+    raise ValueError(f"{what} must be {kind}, got {value!r}{_static_hint(value)}")
+
+
+def _static_hint(value: Any) -> str:
+    # Sizes decide shapes, so they cannot be traced; the usual cause is a missing static argument.
+    parts = value if isinstance(value, (tuple, list)) else (value,)
+    if any(isinstance(v, jax.Array) for v in parts):
+        return " (sizes set shapes, so they must be static: name them in jax.jit's static_argnums)"
+    return ""
 
 
 def _check_positive(value: Any, *, what: str, minimum: int = 1) -> None:
     """Raise ValueError naming ``what`` unless ``value`` is an int >= ``minimum``."""
     if not _is_int(value) or value < minimum:
-        raise ValueError(f"{what} must be an int >= {minimum}, got {value!r}")
+        raise ValueError(f"{what} must be an int >= {minimum}, got {value!r}{_static_hint(value)}")
 
 
 def _check_batch_size(batch_size: Any) -> int:
@@ -160,9 +169,12 @@ def _draw_sizes(key: jax.Array, batch_size: int, lo: int, hi: int) -> jax.Array:
     return jax.random.randint(key, (batch_size,), lo, hi + 1, dtype=jnp.int32)[:, None]
 
 
-def _uniform(key: jax.Array, shape: tuple[int, ...], minval: float = 0.0, maxval: float = 1.0) -> jax.Array:
+def _uniform(
+    key: jax.Array, shape: tuple[int, ...], minval: float = 0.0, maxval: float = 1.0
+) -> jax.Array:
     """Uniform float32 in [minval, maxval)."""
-    return jax.random.uniform(key, (math.prod(shape),), minval=minval, maxval=maxval).reshape(shape)
+    flat = jax.random.uniform(key, (math.prod(shape),), minval=minval, maxval=maxval)
+    return flat.reshape(shape)
 
 
 def _time(num_steps: int) -> jax.Array:
@@ -202,6 +214,10 @@ def _random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
 _REGISTRY: dict[str, type[Task]] = {}
 
 
+def _where(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def register(cls: type[Task]) -> type[Task]:
     """Class decorator: make a task constructible by ``ntm.tasks.get(cls.name)``.
 
@@ -215,7 +231,7 @@ def register(cls: type[Task]) -> type[Task]:
         raise ValueError(f"register: {cls.__qualname__} needs a non-empty class attribute 'name'")
     previous = _REGISTRY.get(name)
     # The same class re-registering (a module reload) is fine; two classes sharing a name is a bug.
-    if previous is not None and (previous.__module__, previous.__qualname__) != (cls.__module__, cls.__qualname__):
-        raise ValueError(f"register: task name {name!r} is already taken by {previous.__qualname__}")
+    if previous is not None and _where(previous) != _where(cls):
+        raise ValueError(f"register: task name {name!r} is already taken by {_where(previous)}")
     _REGISTRY[name] = cls
     return cls

@@ -88,7 +88,9 @@ class DynamicNGramsTask(Task):
         return Batch(inputs[..., None], targets[..., None], valid.astype(jnp.float32))
 
 
-def _ngram_bits(key_p: jax.Array, key_u: jax.Array, batch_size: int, num_steps: int, order: int) -> jax.Array:
+def _ngram_bits(
+    key_p: jax.Array, key_u: jax.Array, batch_size: int, num_steps: int, order: int
+) -> jax.Array:
     """``[B, T]`` float32 bits from per-sequence random ``order``-gram models.
 
     The context is kept as an integer whose bit j is the bit j+1 steps back; each step shifts the

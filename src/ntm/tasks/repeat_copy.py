@@ -63,7 +63,8 @@ class RepeatCopyTask(Task):
         repeats = _as_range(self.train_repeats, what=f"{self.name}: train_repeats", allow_int=False)
         object.__setattr__(self, "train_repeats", repeats)
         norm = self.repeat_norm
-        if isinstance(norm, bool) or not isinstance(norm, (int, float)) or not norm > 0 or norm == float("inf"):
+        is_number = isinstance(norm, (int, float)) and not isinstance(norm, bool)
+        if not is_number or not 0 < norm < float("inf"):  # also rejects NaN
             raise ValueError(f"{self.name}: repeat_norm must be a finite number > 0, got {norm!r}")
 
     @property
@@ -95,12 +96,15 @@ class RepeatCopyTask(Task):
         """Draw a batch: inputs ``[B, T, width+2]``, targets ``[B, T, width+1]``, mask ``[B, T]``.
 
         ``repeats`` works like ``length``: None for the training range, an int, or a (lo, hi)
-        pair drawn per sequence independently of L.
+        pair drawn per sequence independently of L. Under ``jax.jit`` it must be static too,
+        e.g. ``jax.jit(task.sample, static_argnums=(1, 2), static_argnames="repeats")``.
         """
         sizes = self._length_range(length) + self._repeat_range(repeats)
         return _draw_jit(self, key, _check_batch_size(batch_size), sizes)
 
-    def _draw(self, key: jax.Array, batch_size: int, l_lo: int, l_hi: int, r_lo: int, r_hi: int) -> Batch:
+    def _draw(
+        self, key: jax.Array, batch_size: int, l_lo: int, l_hi: int, r_lo: int, r_hi: int
+    ) -> Batch:
         num_steps = l_hi + 2 + l_hi * r_hi
         key_len, key_rep, key_bits = jax.random.split(key, 3)
         L = _draw_sizes(key_len, batch_size, l_lo, l_hi)  # [B, 1]
