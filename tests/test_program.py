@@ -118,6 +118,9 @@ def test_blurred_steps_are_flagged_and_break_segments():
         ("location", 5, 7, 8, 10, 1),
     ]
     assert segs[1].weight == pytest.approx(0.3)
+    # A blurred stretch whose best row does not change says where it is.
+    still = describe_head(weights([4, 4], peak=0.2), np.zeros(2), shifts([0, 0]), "read", "r")
+    assert still[0].describe() == "blurred focus near row 4 (max weight 0.20)"
     assert format_program(segs) == (
         "write head 0:\n"
         "  rows 3..5, +1 per step (steps 0-2)\n"
@@ -275,15 +278,16 @@ def test_summarize_run_smoke(tiny_run):
     assert "length 2 (seed 3): steps 0-4" in summarize_run(tiny_run, length=2, seed=3)
 
 
-def test_summarize_run_rejects_models_without_memory(tiny_run, monkeypatch):
-    import jax
+def test_summarize_run_rejects_models_without_memory(tmp_path, monkeypatch):
+    import types
 
-    from ntm import LSTMBaseline, LSTMConfig
+    from ntm import LSTMConfig
     from ntm import train as tr
 
-    # An LSTM run, as load_run would return it (building one through the run directory costs seconds).
+    # An LSTM run as load_run returns it; a stand-in with the baseline's config, since building
+    # and saving a real one costs seconds of eager initialisation.
     cfg = tr.TrainConfig(task="copy", model="lstm").resolved()
-    lstm = LSTMBaseline(LSTMConfig(input_size=9, output_size=8, hidden_size=4, layers=1), key=jax.random.key(0))
+    lstm = types.SimpleNamespace(config=LSTMConfig(input_size=9, output_size=8, hidden_size=4, layers=1))
     monkeypatch.setattr(tr, "load_run", lambda run_dir: (lstm, cfg, {}))
     with pytest.raises(ValueError, match="no memory heads"):
-        summarize_run(tiny_run)
+        summarize_run(tmp_path)

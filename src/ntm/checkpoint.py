@@ -50,7 +50,7 @@ def save(path: str | Path, tree: Any, meta: dict[str, Any]) -> None:
     path = Path(path)
     arrays = {}
     for name, leaf in _named_leaves(tree):
-        arrays[name] = np.ascontiguousarray(np.asarray(leaf))
+        arrays[name] = np.array(leaf, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray would not)
     tmp = path.with_name(path.name + ".tmp")
     save_file(arrays, str(tmp), metadata={"meta": json.dumps(meta)})
     with open(tmp, "rb") as f:

@@ -75,6 +75,10 @@ def _score(model, batch: _tasks.Batch):
     return cost, errors, scored
 
 
+# Compiled once per shape rather than dispatched op by op.
+_ngram_optimal_cost = jax.jit(metrics.ngram_optimal_cost, static_argnames="order")
+
+
 def _json_size(size: Any) -> Any:
     return [int(size[0]), int(size[1])] if isinstance(size, (tuple, list)) else size
 
@@ -128,7 +132,7 @@ def evaluate(
         sequences=int(batch_size),
     )
     if t.name == "dynamic_ngrams":
-        optimal = metrics.ngram_optimal_cost(batch.targets[..., 0], batch.mask, order=t.order)
+        optimal = _ngram_optimal_cost(batch.targets[..., 0], batch.mask, order=t.order)
         record["optimal_cost_bits"] = float(np.mean(optimal))
     return record
 

@@ -115,7 +115,8 @@ class Segment:
         """One phrase, without the steps: e.g. ``"rows 3..10, +1 per step"``."""
         r0, r1 = self.rows[0], self.rows[-1]
         if self.mode == "blurred":
-            return f"blurred focus (max weight {self.weight:.2f})"
+            near = f" near row {r0}" if len(set(self.rows)) == 1 else ""
+            return f"blurred focus{near} (max weight {self.weight:.2f})"
         if self.mode == "content":
             if self.num_steps == 1:
                 text = f"jump to row {r0} by content"
@@ -272,7 +273,6 @@ def describe_head(
                     cur["delta"] = move
                 elif cur["delta"] != move:
                     cur["delta"] = None
-                    cur["irregular"] = True
                 cur["steps"].append(t)
             else:
                 close()

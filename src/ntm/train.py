@@ -262,10 +262,14 @@ def _evaluate(model, key, task: _tasks.Task, batch_size: int, loss: Callable):
     return loss(params, static, task.sample(key, batch_size))
 
 
-def _trailing_skips(previous: int, finite: np.ndarray) -> int:
-    """Consecutive skipped updates at the end of ``finite`` (continuing ``previous`` if all were)."""
-    ok = np.flatnonzero(finite)
-    return previous + finite.size if ok.size == 0 else finite.size - 1 - int(ok[-1])
+def _skip_runs(previous: int, finite: np.ndarray) -> tuple[int, int]:
+    """``(longest, trailing)`` runs of consecutive skipped updates in ``finite`` (``[K]`` bool), where a
+    run of ``previous`` skips continues from the last chunk."""
+    longest = run = previous
+    for ok in finite.tolist():
+        run = 0 if ok else run + 1
+        longest = max(longest, run)
+    return longest, run
 
 
 class TrainResult(NamedTuple):
@@ -450,13 +454,13 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
     wall = float(meta["wall_time"])
     eval_cost = meta.get("eval_cost")
     skipped_run = 0
-    writer = _writer(out)
+    solved = eval_cost is not None and cfg.target_cost is not None and eval_cost < cfg.target_cost
+    writer = _writer(out) if step < total_steps and not solved else None  # (it creates a file)
     bar = tqdm(
         total=total_steps * cfg.batch_size, initial=min(step, total_steps) * cfg.batch_size, unit="seq",
         disable=not progress, dynamic_ncols=True, desc=f"{cfg.task} {cfg.model}",
     )
     stop_reason = "budget"
-    solved = eval_cost is not None and cfg.target_cost is not None and eval_cost < cfg.target_cost
     next_eval = (step * cfg.batch_size // cfg.eval_every + 1) * cfg.eval_every
     try:
         while step < total_steps and not solved:
@@ -481,7 +485,7 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
                 solved = cfg.target_cost is not None and eval_cost < cfg.target_cost
             dt = time.perf_counter() - t0
             wall += dt
-            skipped_run = _trailing_skips(skipped_run, finite)
+            longest_skips, skipped_run = _skip_runs(skipped_run, finite)
             row = {
                 "sequences": seqs,
                 "cost_bits": float(cost[finite].mean()) if finite.any() else float("nan"),
@@ -497,10 +501,10 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
                 cost=f"{row['cost_bits']:.3f}", errors=f"{row['bit_errors']:.2f}",
                 eval=f"{eval_cost:.3f}" if eval_cost is not None else "-", seq_s=f"{row['seq_per_s']:.0f}",
             )
-            if skipped_run >= cfg.max_skipped:
+            if longest_skips >= cfg.max_skipped:
                 stop_reason = (
-                    f"stopped: {skipped_run} consecutive updates had a non-finite loss or gradient "
-                    f"(max_skipped={cfg.max_skipped}); the parameters are those of the last finite update"
+                    f"stopped: {longest_skips} consecutive updates had a non-finite loss or gradient "
+                    f"(max_skipped={cfg.max_skipped}); each was skipped, leaving the parameters unchanged"
                 )
                 break
             if cfg.time_budget is not None and wall >= cfg.time_budget:

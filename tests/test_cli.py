@@ -1,0 +1,273 @@
+"""Tests for the ``ntm`` command line (``ntm.cli.main``) and the pictures of ``ntm.viz``.
+
+One tiny run (copy, memory 16 x 8, controller 16, batch 4, 128 sequences: the settings of
+tests/test_train.py, so the training step compiles once per session) is trained through the CLI and
+then evaluated, plotted, shown and resumed.  Every bad input must give exit status 2 and one line
+``ntm: error: ...`` on stderr, and leave existing run directories exactly as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ntm import cli
+from ntm import train as T
+from ntm import viz
+
+TINY_FLAGS = ["--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
+              "--target-cost", "none"]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "copy-run"
+    assert cli.main(["train", "copy", *TINY_FLAGS, "--sequences", "128", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture
+def run_copy(run, tmp_path) -> Path:
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+# The happy path --------------------------------------------------------------------------------
+
+
+def test_train_writes_a_run_directory(run):
+    names = {p.name for p in run.iterdir()}
+    assert {"config.json", "metrics.csv", "checkpoint.safetensors"} <= names
+    assert any(n.startswith("events.out.tfevents") for n in names)
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["memory_rows"] == 16 and config["model"]["controller_size"] == 16
+    assert config["train"]["batch_size"] == 4 and config["train"]["target_cost"] is None
+    _, cfg, meta = T.load_run(run)
+    assert meta["sequences"] == 128 and cfg.sequences == 128
+
+
+def test_train_flags_reach_the_config(tmp_path, monkeypatch, capsys):
+    # T.train replaced: this checks the mapping from flags to TrainConfig without training.
+    seen = {}
+
+    def fake_train(cfg, out, progress=True):
+        seen.update(cfg=cfg, out=out, progress=progress)
+        return T.TrainResult(None, cfg, 64, 1.0, 0.01, True, "solved")
+
+    monkeypatch.setattr(T, "train", fake_train)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(
+        capsys, "train", "repeat-copy", "--model", "ntm-lstm", "--preset", "paper", "--seed", "3", "--heads", "2",
+        "--controller-size", "20", "--memory-rows", "32", "--memory-width", "10", "--memory-init", "learned",
+        "--lr", "1e-3", "--optimizer", "adam", "--grad-clip", "5", "--sequences", "64", "--batch-size", "2",
+        "--target-cost", "0.5", "--time-budget", "30", "--max-skipped", "7", "--quiet",
+    )
+    assert code == 0 and out.startswith("solved")
+    cfg = seen["cfg"]
+    assert seen["out"] == Path("runs/repeat_copy-ntm-lstm-seed3") and seen["progress"] is False
+    assert (cfg.task, cfg.model, cfg.preset, cfg.seed) == ("repeat_copy", "ntm-lstm", "paper", 3)
+    assert (cfg.learning_rate, cfg.optimizer, cfg.grad_clip, cfg.batch_size) == (1e-3, "adam", 5.0, 2)
+    assert (cfg.sequences, cfg.target_cost, cfg.time_budget, cfg.max_skipped) == (64, 0.5, 30.0, 7)
+    model = cfg.model_config()
+    assert (model.read_heads, model.write_heads, model.controller_size) == (2, 2, 20)
+    assert (model.memory_rows, model.memory_width, model.memory_init) == (32, 10, "learned")
+
+    # The LSTM baseline's size is its hidden size; the preset fills what is not given.
+    code, _, _ = run_cli(capsys, "train", "copy", "--model", "lstm", "--controller-size", "64")
+    assert code == 0
+    assert seen["cfg"].model_config().hidden_size == 64 and seen["out"] == Path("runs/copy-lstm-seed0")
+    assert (seen["cfg"].optimizer, seen["cfg"].batch_size, seen["cfg"].target_cost) == ("adam", 8, 0.05)
+
+
+def test_eval_prints_a_table_and_json_and_saves_records(run_copy, capsys):
+    code, out, _ = run_cli(capsys, "eval", run_copy, "--lengths", "3,5", "--batch-size", "8")
+    assert code == 0
+    lines = out.splitlines()
+    assert "cost (bits/seq)" in lines[1] and "bit-error rate" in lines[1]
+    assert [line.split()[0] for line in lines[2:]] == ["3", "5"]
+
+    code, out, _ = run_cli(capsys, "eval", run_copy, "--lengths", "3,5", "--batch-size", "8", "--json")
+    assert code == 0
+    records = json.loads(out)
+    assert [r["length"] for r in records] == [3, 5]
+    for r in records:
+        assert {"length", "cost_bits", "bit_errors", "bit_error_rate"} <= set(r)
+        assert 0 <= r["bit_error_rate"] <= 1 and r["cost_bits"] > 0
+        # An untrained-ish model: about one bit per scored bit, and the errors agree with the rate.
+        assert r["bit_errors"] == pytest.approx(r["bit_error_rate"] * r["length"] * 8)
+    saved = json.loads((run_copy / "eval.json").read_text())
+    assert saved["records"] == records and saved["task"] == "copy"
+
+
+def test_plot_draws_learning_and_generalisation_curves(run_copy, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "plot", run_copy)
+    assert code == 0 and "ntm eval" in err  # no evaluation yet: says how to get one
+    assert out.split() == [str(run_copy / "learning_curves.png")]
+    assert (run_copy / "learning_curves.png").read_bytes().startswith(PNG)
+
+    (run_copy / "eval.json").write_text(json.dumps({"records": [
+        {"length": 10, "cost_bits": 1.0, "bit_errors": 0.5, "bit_error_rate": 0.01},
+        {"length": 20, "cost_bits": 3.0, "bit_errors": 2.0, "bit_error_rate": 0.02},
+    ]}))
+    other = Path(shutil.copytree(run_copy, tmp_path / "other"))
+    config = json.loads((other / "config.json").read_text())
+    config["train"]["learning_rate"] = 1e-3
+    (other / "config.json").write_text(json.dumps(config))
+    target = tmp_path / "figs" / "both.png"
+    code, out, _ = run_cli(capsys, "plot", run_copy, other, "--out", target, "--log-y", "--smooth", "2")
+    assert code == 0
+    assert out.split() == [str(target), str(tmp_path / "figs" / "both_generalisation.png")]
+    for path in out.split():
+        assert Path(path).read_bytes().startswith(PNG)
+
+
+def test_show_draws_memory_access(run, tmp_path, capsys):
+    target = tmp_path / "memory.png"
+    code, out, _ = run_cli(capsys, "show", run, "--length", "4", "--out", target, "--seed", "1")
+    assert code == 0 and out.strip() == str(target)
+    assert target.read_bytes().startswith(PNG)
+
+
+def test_resume_continues_with_a_progress_bar(run_copy, capsys):
+    code, out, err = run_cli(capsys, "train", "--resume", run_copy, "--sequences", "256")
+    assert code == 0 and "256 sequences" in out
+    assert "cost=" in err and "errors=" in err and "seq_s=" in err  # the live progress bar
+    assert T.load_run(run_copy)[2]["sequences"] == 256
+
+
+def test_help(capsys):
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0 and "examples:" in out and "ntm train copy" in out
+    for command in ("train", "eval", "plot", "show", "program", "view"):
+        code, out, _ = run_cli(capsys, command, "--help")
+        assert code == 0 and "example" in out, command
+
+
+# Bad input: exit 2, one line on stderr, nothing changed ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken(run, tmp_path_factory) -> dict[str, Path]:
+    """Run directories damaged in different ways (copies of ``run``)."""
+    root = tmp_path_factory.mktemp("broken")
+    dirs = {name: Path(shutil.copytree(run, root / name)) for name in
+            ("ok", "bad_config", "bad_checkpoint", "incompatible", "no_checkpoint", "no_metrics", "lstm")}
+    (dirs["bad_config"] / "config.json").write_text("{not json")
+    data = (dirs["bad_checkpoint"] / "checkpoint.safetensors").read_bytes()
+    (dirs["bad_checkpoint"] / "checkpoint.safetensors").write_bytes(data[: len(data) // 2])
+    config = json.loads((dirs["incompatible"] / "config.json").read_text())
+    config["train"]["model_args"]["memory_width"] = 12
+    (dirs["incompatible"] / "config.json").write_text(json.dumps(config))
+    (dirs["no_checkpoint"] / "checkpoint.safetensors").unlink()
+    (dirs["no_metrics"] / "metrics.csv").unlink()
+    lstm = T.TrainConfig(task="copy", model="lstm", model_args={"hidden_size": 8, "layers": 1}).resolved()
+    (dirs["lstm"] / "config.json").write_text(json.dumps({"train": lstm.to_dict()}))
+    dirs["empty"] = root / "empty"
+    dirs["empty"].mkdir()
+    dirs["missing"] = root / "missing"
+    return dirs
+
+
+BAD = [
+    (["train", "sorting", "--out", "{new}"], "unknown task 'sorting'"),
+    (["train", "copy", "--model", "gru", "--out", "{new}"], "invalid choice: 'gru'"),
+    (["train", "copy", "--memory-rows", "0", "--out", "{new}"], "memory_rows must be a positive integer"),
+    (["train", "copy", "--memory-rows", "2", "--out", "{new}"], "shift_width"),
+    (["train", "copy", "--heads", "0", "--out", "{new}"], "read_heads"),
+    (["train", "copy", "--batch-size", "0", "--out", "{new}"], "batch_size must be a positive integer"),
+    (["train", "copy", "--sequences", "ten", "--out", "{new}"], "invalid int value: 'ten'"),
+    (["train", "copy", "--lr", "-1", "--out", "{new}"], "learning_rate must be > 0"),
+    (["train", "copy", "--model", "lstm", "--memory-rows", "8", "--out", "{new}"], "lstm baseline has no memory"),
+    (["train", "copy", "--out", "{ok}"], "already holds a run"),
+    (["train"], "give a TASK"),
+    (["train", "--resume", "{ok}", "--lr", "0.1"], "only --sequences may change"),
+    (["train", "--resume", "{ok}", "--sequences", "0"], "sequences must be a positive integer"),
+    (["train", "--resume", "{missing}"], "no run directory"),
+    (["train", "--resume", "{bad_checkpoint}", "--sequences", "999"], "corrupt checkpoint"),
+    (["train", "--resume", "{incompatible}", "--sequences", "999"], "the configuration needs"),
+    (["train", "--resume", "{no_checkpoint}"], "no checkpoint"),
+    (["eval", "{missing}"], "no run directory"),
+    (["eval", "{empty}"], "config.json is missing"),
+    (["eval", "{bad_config}"], "corrupt"),
+    (["eval", "{bad_checkpoint}"], "corrupt checkpoint"),
+    (["eval", "{incompatible}"], "the configuration needs"),
+    (["eval", "{ok}", "--repeats", "3"], "repeat_copy only"),
+    (["eval", "{ok}", "--lengths", "0"], "length must be >= 1"),
+    (["eval", "{ok}", "--lengths", "x"], "expected sizes"),
+    (["eval", "{ok}", "--batch-size", "0"], "batch-size"),
+    (["plot", "{empty}"], "config.json is missing"),
+    (["plot", "{no_metrics}"], "no training log"),
+    (["show", "{lstm}"], "no memory"),
+    (["show", "{ok}", "--length", "0"], "length must be >= 1"),
+    (["show", "{missing}"], "no run directory"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], "choose a command"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a) or "nothing" for a, _ in BAD])
+def test_bad_input_exits_2_with_one_line_and_changes_nothing(broken, tmp_path, capsys, argv, message):
+    paths = {**{k: str(v) for k, v in broken.items()}, "new": str(tmp_path / "new")}
+    before = {name: snapshot(d) for name, d in broken.items() if d.is_dir()}
+    code, out, err = run_cli(capsys, *(a.format(**paths) for a in argv))
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("ntm: error: ")]
+    assert len(lines) == 1 and message in lines[0], err
+    assert {name: snapshot(d) for name, d in broken.items() if d.is_dir()} == before
+    assert not (tmp_path / "new").exists() and not broken["missing"].exists()
+
+
+# ntm.viz directly --------------------------------------------------------------------------------
+
+
+def test_run_labels_name_what_differs(tmp_path):
+    dirs = []
+    for i, lr in enumerate((1e-3, 1e-4)):
+        d = tmp_path / f"r{i}"
+        d.mkdir()
+        cfg = T.TrainConfig(task="copy", model="ntm-ff", learning_rate=lr).resolved()
+        (d / "config.json").write_text(json.dumps({"train": cfg.to_dict()}))
+        dirs.append(d)
+    assert viz.run_labels(dirs) == ["ntm-ff lr=0.001", "ntm-ff lr=0.0001"]
+    assert viz.run_labels(dirs[:1]) == ["copy ntm-ff"]
+    assert viz.run_labels([dirs[0], dirs[0]]) == ["ntm-ff (r0)", "ntm-ff (r0)"]
+
+
+def test_plot_generalisation_groups_repeats_and_skips_ranges(tmp_path):
+    records = [
+        {"length": [1, 10], "repeats": [1, 10], "cost_bits": 0.1, "bit_error_rate": 0.0},
+        {"length": 10, "repeats": 10, "cost_bits": 1.0, "bit_error_rate": 0.01},
+        {"length": 20, "repeats": 10, "cost_bits": 5.0, "bit_error_rate": 0.05},
+        {"length": 10, "repeats": 20, "cost_bits": 2.0, "bit_error_rate": 0.02},
+    ]
+    path = viz.plot_generalisation({"ntm-ff": records, "lstm": records[1:2]}, tmp_path / "g.png", log_y=True)
+    assert path.read_bytes().startswith(PNG)
+
+
+def test_plot_memory_access_wants_one_sequence(tmp_path):
+    from ntm import NTMTrace
+
+    T_, R, W, N, M = 5, 2, 1, 6, 3
+    trace = NTMTrace(
+        read_w=np.full((T_, R, N), 1 / N), write_w=np.full((T_, W, N), 1 / N), reads=np.zeros((T_, R, M)),
+        add=np.zeros((T_, W, M)), erase=None, read_gate=None, write_gate=None, read_shift=None,
+        write_shift=None, read_gamma=None, write_gamma=None, read_beta=None, write_beta=None, memory=None,
+    )
+    path = viz.plot_memory_access(np.zeros((T_, 4)), np.zeros((T_, 3)), np.zeros((T_, 3)), trace, tmp_path / "m.png")
+    assert path.read_bytes().startswith(PNG)
+    with pytest.raises(ValueError, match="one sequence"):
+        viz.plot_memory_access(np.zeros((2, T_, 4)), None, None, trace, tmp_path / "x.png")

@@ -1,0 +1,248 @@
+"""Tests for ntm.train: resumed equals uninterrupted, crash-safe checkpoints, non-finite losses,
+configuration checks.
+
+Every run here uses one tiny setting (copy, memory 16 x 8, controller 16, batch 4, the default
+optimiser), the same as tests/test_cli.py, so the whole suite compiles the training step once:
+equal settings share one compilation per process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from ntm import checkpoint, cli
+from ntm import train as T
+
+TINY_MODEL = dict(memory_rows=16, memory_width=8, controller_size=16)
+TINY_FLAGS = ["--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
+              "--target-cost", "none", "--quiet"]
+
+
+def tiny(**overrides) -> T.TrainConfig:
+    fields = dict(task="copy", model="ntm-ff", model_args=TINY_MODEL, batch_size=4, target_cost=None)
+    return T.TrainConfig(**{**fields, **overrides})
+
+
+def leaves(tree) -> list[np.ndarray]:
+    return [np.asarray(x) for x in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))]
+
+
+def saved_state(run_dir):
+    """``(params, opt_state, meta)`` as stored in a run's checkpoint."""
+    cfg = T.read_config(run_dir)
+    params, _, _, opt_state = T._build(cfg)
+    state, meta = T._load_checkpoint(run_dir, params, opt_state)
+    return state["params"], state["opt"], meta
+
+
+def snapshot(directory) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    """A tiny run of 200 sequences (50 updates); tests copy it before changing anything."""
+    out = tmp_path_factory.mktemp("train") / "run"
+    result = T.train(tiny(sequences=200), out, progress=False)
+    assert result.stop_reason == "budget" and result.sequences == 200
+    return out
+
+
+# Resume ---------------------------------------------------------------------------------------
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    # 100 updates in calls of 64 (0-64, 64-100) against 50 updates, a restart, and 50 more (0-50,
+    # 50-100): the cut falls inside a call, and the result must not depend on it, to the last bit.
+    whole = T.train(tiny(sequences=400), tmp_path / "whole", progress=False)
+    T.train(tiny(sequences=200), tmp_path / "split", progress=False)
+    resumed = T.resume(tmp_path / "split", sequences=400, progress=False)
+
+    assert resumed.sequences == whole.sequences == 400
+    for a, b in zip(leaves(whole.model), leaves(resumed.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    (p1, o1, m1), (p2, o2, m2) = saved_state(tmp_path / "whole"), saved_state(tmp_path / "split")
+    for a, b in zip(leaves((p1, o1)), leaves((p2, o2)), strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert (m1["step"], m1["sequences"]) == (m2["step"], m2["sequences"]) == (100, 400)
+    assert m1["eval_cost"] == m2["eval_cost"]
+    # The resumed log continues the first one: each interval once, in order.
+    seqs = [r["sequences"] for r in T.read_metrics(tmp_path / "split")]
+    assert seqs == sorted(set(seqs)) and seqs[-1] == 400
+    assert json.loads((tmp_path / "split" / T.CONFIG_FILE).read_text())["train"]["sequences"] == 400
+
+
+def test_checkpoint_keeps_scalar_shapes(tmp_path):
+    # The optimiser's counters are 0-d arrays; they must come back 0-d, or resuming fails.
+    cfg = tiny().resolved()
+    params, _, _, opt_state = T._build(cfg)
+    T._save(tmp_path, params, opt_state, 3, 12, 1.5, None)
+    state, meta = T._load_checkpoint(tmp_path, params, opt_state)
+    assert jax.tree_util.tree_map(jnp.shape, state["opt"]) == jax.tree_util.tree_map(jnp.shape, opt_state)
+    assert meta == {"step": 3, "sequences": 12, "wall_time": 1.5, "eval_cost": None}
+
+
+def test_resume_with_nothing_left_to_do_changes_nothing(base_run, tmp_path):
+    run = shutil.copytree(base_run, tmp_path / "run")
+    before = snapshot(run)
+    result = T.resume(run, progress=False)
+    assert result.sequences == 200 and result.stop_reason == "budget"
+    assert snapshot(run) == before
+
+
+def test_resume_of_an_incompatible_checkpoint_changes_nothing(base_run, tmp_path):
+    run = shutil.copytree(base_run, tmp_path / "run")
+    config = json.loads((run / T.CONFIG_FILE).read_text())
+    config["train"]["model_args"]["memory_rows"] = 32
+    (run / T.CONFIG_FILE).write_text(json.dumps(config))
+    before = snapshot(run)
+    with pytest.raises(T.RunError, match="has shape .*, the configuration needs"):
+        T.resume(run, sequences=1000, progress=False)
+    assert snapshot(run) == before
+
+
+# Crash safety ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("crash_in", ["save_file", "replace"])
+def test_a_crash_while_saving_leaves_the_previous_checkpoint(base_run, tmp_path, monkeypatch, crash_in):
+    run = shutil.copytree(base_run, tmp_path / "run")
+    old_bytes = (run / T.CHECKPOINT_FILE).read_bytes()
+    old_params, _, old_meta = saved_state(run)
+
+    if crash_in == "save_file":  # killed half way through writing the new file
+        def crash(arrays, filename, metadata=None):
+            with open(filename, "wb") as f:
+                f.write(b"\x00" * 100)
+            raise OSError("disk full")
+
+        monkeypatch.setattr(checkpoint, "save_file", crash)
+    else:  # the new file is complete, but the process dies before the rename
+        real_replace = os.replace
+
+        def crash(src, dst):
+            if str(dst).endswith(T.CHECKPOINT_FILE):
+                raise OSError("killed")
+            real_replace(src, dst)
+
+        monkeypatch.setattr(checkpoint.os, "replace", crash)
+
+    with pytest.raises(OSError):
+        T.resume(run, sequences=400, progress=False)
+    monkeypatch.undo()
+
+    assert (run / T.CHECKPOINT_FILE).read_bytes() == old_bytes  # the partial file was never taken
+    params, _, meta = saved_state(run)
+    assert meta == old_meta
+    for a, b in zip(leaves(old_params), leaves(params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # ... and the run goes on from there (the leftover temporary file is simply overwritten).
+    assert T.resume(run, sequences=400, progress=False).sequences == 400
+
+
+# Non-finite losses ----------------------------------------------------------------------------
+
+_real_loss = T._loss
+
+
+def _sometimes_infinite_loss(params, static, batch):
+    """The real loss, times infinity whenever the batch's first input bit is 1 (about half the
+    updates): the gradient is then non-finite and the update must be skipped."""
+    cost, errors = _real_loss(params, static, batch)
+    return cost * jnp.where(batch.inputs[0, 0, 0] > 0.5, jnp.inf, 1.0), errors
+
+
+def test_non_finite_losses_are_skipped_and_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "_loss", _sometimes_infinite_loss)
+    result = T.train(tiny(sequences=400, max_skipped=1000), tmp_path / "run", progress=False)
+    assert result.stop_reason == "budget" and result.sequences == 400
+    rows = T.read_metrics(tmp_path / "run")
+    skipped = sum(r["skipped"] for r in rows)
+    assert 10 < skipped < 90  # of 100 updates
+    # The skipped updates did not poison the parameters: all finite, and the others trained them.
+    trained = leaves(result.model)
+    initial = leaves(T._build(result.config)[0])
+    assert all(np.all(np.isfinite(x)) for x in trained)
+    assert any(not np.array_equal(a, b) for a, b in zip(trained, initial))
+    assert all(np.isfinite(r["cost_bits"]) for r in rows)  # logged costs leave skipped updates out
+
+
+def test_a_run_that_keeps_failing_stops_with_a_message(tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "_loss", _sometimes_infinite_loss)
+    result = T.train(tiny(sequences=400, max_skipped=2), tmp_path / "run", progress=False)
+    assert result.stop_reason.startswith("stopped:") and "non-finite" in result.stop_reason
+    assert result.sequences == 256  # after the first call of 64 updates
+    assert (tmp_path / "run" / T.CHECKPOINT_FILE).exists()
+
+
+def test_the_cli_reports_a_failing_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(T, "_loss", _sometimes_infinite_loss)
+    out = tmp_path / "run"
+    code = cli.main(["train", "copy", *TINY_FLAGS, "--sequences", "400", "--max-skipped", "2", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "ntm: error: training stopped:" in err and "non-finite" in err
+
+
+def test_skip_runs():
+    f, t = False, True
+    assert T._skip_runs(0, np.array([t, t])) == (0, 0)
+    assert T._skip_runs(0, np.array([f, f, t, f])) == (2, 1)
+    assert T._skip_runs(3, np.array([f, t, t])) == (4, 0)  # a run continues across calls
+    assert T._skip_runs(3, np.array([f, f])) == (5, 5)
+
+
+def test_the_optimizer_skips_non_finite_gradients():
+    opt = T.make_optimizer("adam", 0.1, 10.0)
+    params = {"w": jnp.ones(3)}
+    state = opt.init(params)
+    updates, state = opt.update({"w": jnp.array([1.0, jnp.nan, 1.0])}, state, params)
+    assert np.all(np.asarray(optax.apply_updates(params, updates)["w"]) == 1.0)
+    assert not bool(state.last_finite) and int(state.total_notfinite) == 1
+
+
+def test_time_budget_stops_the_run(tmp_path):
+    result = T.train(tiny(sequences=400, time_budget=1e-6), tmp_path / "run", progress=False)
+    assert result.stop_reason == "time budget" and result.sequences == 256
+
+
+# Configuration ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(task="sorting"), "unknown task"),
+        (dict(model="gru"), "unknown model"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(sequences=-1), "sequences"),
+        (dict(learning_rate=-1.0), "learning_rate"),
+        (dict(learning_rate=float("nan")), "learning_rate"),
+        (dict(grad_clip=0.0), "grad_clip"),
+        (dict(time_budget=0.0), "time_budget"),
+        (dict(optimizer="sgd"), "optimizer"),
+        (dict(model_args=dict(memory_rows=0)), "memory_rows"),
+        (dict(model_args=dict(memory_rows=2)), "shift_width"),
+        (dict(model_args=dict(heads=2)), "no field 'heads'"),
+    ],
+)
+def test_bad_configurations_name_the_problem(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        tiny(**overrides).resolved()
+
+
+def test_train_refuses_to_overwrite_a_run(base_run):
+    before = snapshot(base_run)
+    with pytest.raises(T.RunError, match="already holds a run"):
+        T.train(tiny(sequences=8), base_run, progress=False)
+    assert snapshot(base_run) == before
