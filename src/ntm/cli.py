@@ -25,6 +25,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EVAL_FILE = "eval.json"
 
 
+_UNSET = object()  # a flag not given (None is a value: --target-cost none)
+
+
 class _UsageError(Exception):
     """A command-line mistake; main() prints it on one line and exits 2."""
 
@@ -35,8 +38,14 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{message} (see '{self.prog} --help')")
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    # Show real defaults; flags whose default comes from elsewhere (a preset) say so in their help.
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        hidden = any(action.default is x for x in (None, False, _UNSET, argparse.SUPPRESS))
+        if "default" not in text and not hidden:
+            text += " (default: %(default)s)"
+        return text
 
 
 def _err(message: str) -> None:
@@ -104,11 +113,15 @@ _TRAIN_SETTINGS = (
 )
 
 
+def _given(value: Any, name: str) -> bool:
+    return value is not _UNSET if name == "target_cost" else value is not None
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from ntm import train as T
 
     if args.resume is not None:
-        given = [f"--{n.replace('_', '-')}" for n in _TRAIN_SETTINGS if getattr(args, n) is not None]
+        given = [f"--{n.replace('_', '-')}" for n in _TRAIN_SETTINGS if _given(getattr(args, n), n)]
         if given:
             given = [("TASK" if g == "--task" else g) for g in given]
             raise _UsageError(
@@ -131,7 +144,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         time_budget=args.time_budget, max_skipped=args.max_skipped,
     )
     fields.update({k: v for k, v in optional.items() if v is not None})
-    if args.target_cost is not None:
+    if args.target_cost is not _UNSET:
         fields["target_cost"] = args.target_cost  # a float, or None from "none"
     cfg = T.TrainConfig(**fields).resolved()
     out = Path(args.out) if args.out is not None else Path("runs") / f"{cfg.task}-{cfg.model}-seed{cfg.seed}"
@@ -404,7 +417,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="initial memory: a trained bias, a small constant, or a fixed random draw "
                         "(default: constant)")
     g = p.add_argument_group("stopping")
-    g.add_argument("--target-cost", type=_target_cost, metavar="BITS",
+    g.add_argument("--target-cost", type=_target_cost, metavar="BITS", default=_UNSET,
                    help="stop once the evaluation cost is below BITS per sequence; 'none' never stops early "
                         "(default: 0.05)")
     g.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after this much training time")

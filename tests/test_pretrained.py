@@ -1,0 +1,36 @@
+"""The models shipped in the package still load and still solve their tasks.
+
+A change that breaks checkpoint loading, the model's numerics or a task's layout shows up here.
+"""
+
+import jax
+import pytest
+
+from ntm import evaluate, pretrained
+
+# Per task: the size tested and the cost (bits per sequence) a shipped model must stay under.
+THRESHOLDS = {
+    "copy": (20, 0.05),
+    "associative_recall": (6, 1.0),
+}
+
+
+def test_copy_model_is_shipped():
+    assert "copy" in pretrained.available()
+
+
+@pytest.mark.parametrize("task", pretrained.available())
+def test_shipped_model_solves_its_task(task):
+    model, cfg = pretrained.load(task)
+    length, limit = THRESHOLDS[task]
+    record = evaluate.evaluate(model, cfg.task_obj(), length, batch_size=64, key=jax.random.key(123))
+    assert record["cost_bits"] < limit, record
+
+
+def test_missing_shipped_model_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "ROOT", tmp_path)
+    assert pretrained.available() == []
+    with pytest.raises(ValueError, match="no shipped model for task 'copy'"):
+        pretrained.load("copy")
+    with pytest.raises(ValueError, match="unknown task"):
+        pretrained.load("nope")
