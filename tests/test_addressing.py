@@ -227,26 +227,27 @@ def test_shift_five_wide_by_hand():
 @pytest.mark.parametrize("num_shifts", [1, 3, 5, 7])
 def test_shift_one_hot_is_roll(num_shifts):
     rng = np.random.default_rng(num_shifts)
-    w = jnp.asarray(random_weighting(rng, (2, 8)))
+    w = random_weighting(rng, (2, 8))
     for k in range(num_shifts):
-        s = jnp.zeros((2, num_shifts)).at[:, k].set(1.0)
-        np.testing.assert_allclose(jit_shift(w, s), jnp.roll(w, k - num_shifts // 2, axis=-1), atol=1e-7)
+        s = np.zeros((2, num_shifts), np.float32)
+        s[:, k] = 1.0
+        np.testing.assert_allclose(jit_shift(w, s), np.roll(w, k - num_shifts // 2, axis=-1), atol=1e-7)
 
 
 def test_shift_named_one_hots():
-    w = jnp.arange(1.0, 7.0) / 21.0
-    plus, minus, centre = jnp.array([0.0, 0.0, 1.0]), jnp.array([1.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 0.0])
-    np.testing.assert_allclose(jit_shift(w, plus), jnp.roll(w, 1), atol=1e-7)
-    np.testing.assert_allclose(jit_shift(w, minus), jnp.roll(w, -1), atol=1e-7)
+    w = np.arange(1.0, 7.0, dtype=np.float32) / 21.0
+    plus, minus, centre = np.eye(3, dtype=np.float32)[[2, 0, 1]]  # s[k] weighs the shift k - 1
+    np.testing.assert_allclose(jit_shift(w, plus), np.roll(w, 1), atol=1e-7)
+    np.testing.assert_allclose(jit_shift(w, minus), np.roll(w, -1), atol=1e-7)
     np.testing.assert_allclose(jit_shift(w, centre), w, atol=1e-7)
 
 
 @pytest.mark.parametrize("i", range(6))
 def test_shift_plus_one_moves_focus_to_next_row(i):
-    w = jnp.zeros(6).at[i].set(1.0)
-    out = jit_shift(w, jnp.array([0.0, 0.0, 1.0]))
-    assert int(jnp.argmax(out)) == (i + 1) % 6
-    np.testing.assert_allclose(out, jnp.zeros(6).at[(i + 1) % 6].set(1.0), atol=1e-7)
+    w = np.eye(6, dtype=np.float32)[i]
+    out = jit_shift(w, np.array([0.0, 0.0, 1.0], np.float32))
+    assert int(np.argmax(out)) == (i + 1) % 6
+    np.testing.assert_allclose(out, np.eye(6)[(i + 1) % 6], atol=1e-7)
 
 
 @pytest.mark.parametrize("num_shifts", [1, 3, 5, 7])
@@ -528,7 +529,7 @@ BROADCAST_CASES = {  # memory shape, key shape
 }  # memory broadcast over a heads axis is checked through address below
 
 
-def test_check_grads_cosine_and_content(x64):
+def test_check_grads_content_weights(x64):
     # The broadcast cases check that the custom backward pass sums gradients over the axes along
     # which an argument was broadcast.  All cases go through one compiled function.
     rng = np.random.default_rng(10)
@@ -539,8 +540,8 @@ def test_check_grads_cosine_and_content(x64):
     assert args[0].dtype == jnp.float64
 
     @jax.jit
-    def all_cases(*a):
-        return [(cosine_similarity(*a[i : i + 2]), content_weights(*a[i : i + 3])) for i in range(0, len(a), 3)]
+    def all_cases(*a):  # content_weights = softmax(beta * cosine_similarity), with beta > 0
+        return [content_weights(*a[i : i + 3]) for i in range(0, len(a), 3)]
 
     check_grads(all_cases, tuple(args), order=1, modes=("rev",))
 

@@ -165,7 +165,7 @@ def broken(run, tmp_path_factory) -> dict[str, Path]:
     """Run directories damaged in different ways (copies of ``run``)."""
     root = tmp_path_factory.mktemp("broken")
     dirs = {name: Path(shutil.copytree(run, root / name)) for name in
-            ("ok", "bad_config", "bad_checkpoint", "incompatible", "no_checkpoint", "no_metrics", "lstm")}
+            ("ok", "bad_config", "bad_checkpoint", "incompatible", "no_checkpoint", "no_metrics", "bad_eval", "lstm")}
     (dirs["bad_config"] / "config.json").write_text("{not json")
     data = (dirs["bad_checkpoint"] / "checkpoint.safetensors").read_bytes()
     (dirs["bad_checkpoint"] / "checkpoint.safetensors").write_bytes(data[: len(data) // 2])
@@ -174,6 +174,7 @@ def broken(run, tmp_path_factory) -> dict[str, Path]:
     (dirs["incompatible"] / "config.json").write_text(json.dumps(config))
     (dirs["no_checkpoint"] / "checkpoint.safetensors").unlink()
     (dirs["no_metrics"] / "metrics.csv").unlink()
+    (dirs["bad_eval"] / "eval.json").write_text("{")
     lstm = T.TrainConfig(task="copy", model="lstm", model_args={"hidden_size": 8, "layers": 1}).resolved()
     (dirs["lstm"] / "config.json").write_text(json.dumps({"train": lstm.to_dict()}))
     dirs["empty"] = root / "empty"
@@ -211,6 +212,7 @@ BAD = [
     (["eval", "{ok}", "--batch-size", "0"], "batch-size"),
     (["plot", "{empty}"], "config.json is missing"),
     (["plot", "{no_metrics}"], "no training log"),
+    (["plot", "{bad_eval}"], "corrupt"),  # and no learning_curves.png is drawn in it
     (["show", "{lstm}"], "no memory"),
     (["show", "{ok}", "--length", "0"], "length must be >= 1"),
     (["show", "{missing}"], "no run directory"),

@@ -45,42 +45,44 @@ class ExplodingModel(eqx.Module):
 
 
 KEY = jax.random.key(7)
+# The tiny NTM of tests/test_cli.py's run (copy, width 8): equal models share compilations.
+TINY = NTMConfig(input_size=9, output_size=8, memory_rows=16, memory_width=8, controller_size=16)
 
 
 def test_zero_logit_costs_one_bit_per_scored_bit_and_misses_every_one():
     # sigmoid(0) = 1/2 costs exactly 1 bit per scored bit; "logit > 0" is false, so every target
     # 1 is a wrong bit and every 0 a right one.
     task = tasks.get("copy")
-    record = evaluate.evaluate(ConstantModel(0.0, 8), task, 5, batch_size=6, key=KEY)
-    batch = task.sample(KEY, 6, 5)
+    record = evaluate.evaluate(ConstantModel(0.0, 8), task, 5, batch_size=4, key=KEY)
+    batch = task.sample(KEY, 4, 5)
     ones = float(np.sum(np.asarray(batch.targets) * np.asarray(batch.mask)[..., None]))
-    assert record["length"] == 5 and record["sequences"] == 6
+    assert record["length"] == 5 and record["sequences"] == 4
     assert record["cost_bits"] == pytest.approx(5 * 8, rel=1e-6)
-    assert record["bit_errors"] == pytest.approx(ones / 6)
-    assert record["bit_error_rate"] == pytest.approx(ones / (6 * 5 * 8))
+    assert record["bit_errors"] == pytest.approx(ones / 4)
+    assert record["bit_error_rate"] == pytest.approx(ones / (4 * 5 * 8))
 
 
 def test_constant_logit_cost_by_hand():
     # logit c on target y costs softplus(c) - c*y nats; c = 2 predicts 1 everywhere, so the wrong
     # bits are the target zeros.
-    c, length, batch_size = 2.0, 4, 5
-    task = tasks.get("copy", width=3)
-    record = evaluate.evaluate(ConstantModel(c, 3), task, length, batch_size=batch_size, key=KEY)
+    c, length, batch_size = 2.0, 5, 4
+    task = tasks.get("copy")
+    record = evaluate.evaluate(ConstantModel(c, 8), task, length, batch_size=batch_size, key=KEY)
     batch = task.sample(KEY, batch_size, length)
-    scored = np.asarray(batch.mask)[..., None] * np.ones(3)  # [B, T, O]
+    scored = np.asarray(batch.mask)[..., None] * np.ones(8)  # [B, T, O]
     ones = np.sum(np.asarray(batch.targets) * scored, axis=(1, 2))  # [B]
     zeros = np.sum(scored, axis=(1, 2)) - ones
     softplus = math.log1p(math.exp(c))
-    expected_cost = (length * 3 * softplus - c * ones) / math.log(2)
+    expected_cost = (length * 8 * softplus - c * ones) / math.log(2)
     assert record["cost_bits"] == pytest.approx(expected_cost.mean(), rel=1e-5)
     assert record["bit_errors"] == pytest.approx(zeros.mean())
-    assert record["bit_error_rate"] == pytest.approx(zeros.sum() / (batch_size * length * 3))
+    assert record["bit_error_rate"] == pytest.approx(zeros.sum() / (batch_size * length * 8))
 
 
 def test_an_oracle_scores_zero():
     task = tasks.get("copy")
-    batch = task.sample(KEY, 4, 12)
-    record = evaluate.evaluate(OracleModel(batch.targets), task, 12, batch_size=4, key=KEY)
+    batch = task.sample(KEY, 4, 5)
+    record = evaluate.evaluate(OracleModel(batch.targets), task, 5, batch_size=4, key=KEY)
     assert record["bit_errors"] == 0.0 and record["bit_error_rate"] == 0.0
     assert 0.0 <= record["cost_bits"] < 1e-6
 
@@ -124,8 +126,8 @@ def test_explicit_grid_with_ranges():
 
 def test_each_size_draws_the_same_data_whatever_else_is_swept():
     model = ConstantModel(2.0, 8)
-    alone = evaluate.sweep(model, "copy", [4], batch_size=3, key=KEY)
-    together = evaluate.sweep(model, "copy", [3, 4], batch_size=3, key=KEY)
+    alone = evaluate.sweep(model, "copy", [5], batch_size=4, key=KEY)
+    together = evaluate.sweep(model, "copy", [3, 5], batch_size=4, key=KEY)
     assert together[1] == alone[0]
     assert together[0]["cost_bits"] != together[1]["cost_bits"]
 
@@ -157,20 +159,19 @@ def test_sizes_are_checked_before_any_work():
 
 def test_callback_sees_each_record():
     seen = []
-    records = evaluate.sweep(ConstantModel(0.0, 8), "copy", [2, 3], batch_size=2, key=KEY, callback=seen.append)
+    records = evaluate.sweep(ConstantModel(0.0, 8), "copy", [3, 5], batch_size=4, key=KEY, callback=seen.append)
     assert seen == records
 
 
 def test_sample_trace_of_an_ntm():
-    task = tasks.get("copy", width=3)
-    model = NTM(NTMConfig(input_size=4, output_size=3, memory_rows=8, memory_width=4, controller_size=8),
-                key=jax.random.key(0))
-    seq = evaluate.sample_trace(model, task, 3, key=KEY)
-    steps = task.num_steps(3)  # 7
-    assert seq.inputs.shape == (steps, 4) and seq.targets.shape == (steps, 3) and seq.outputs.shape == (steps, 3)
+    task = tasks.get("copy")
+    model = NTM(TINY, key=jax.random.key(0))
+    seq = evaluate.sample_trace(model, task, 4, key=KEY)
+    steps = task.num_steps(4)  # 9
+    assert seq.inputs.shape == (steps, 9) and seq.targets.shape == (steps, 8) and seq.outputs.shape == (steps, 8)
     assert seq.mask.shape == (steps,)
-    assert seq.trace.read_w.shape == (steps, 1, 8) and seq.trace.write_w.shape == (steps, 1, 8)
-    assert seq.trace.add.shape == (steps, 1, 4) and seq.trace.reads.shape == (steps, 1, 4)
+    assert seq.trace.read_w.shape == (steps, 1, 16) and seq.trace.write_w.shape == (steps, 1, 16)
+    assert seq.trace.add.shape == (steps, 1, 8) and seq.trace.reads.shape == (steps, 1, 8)
     assert np.all((seq.outputs >= 0) & (seq.outputs <= 1))
     np.testing.assert_allclose(seq.trace.read_w.sum(-1), 1.0, rtol=1e-5)
     # Its scores agree with its own outputs: cross-entropy of the probabilities, in bits.

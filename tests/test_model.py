@@ -70,6 +70,9 @@ def run(model, xs, mask=None, state=None, return_trace=False):
     return (ys, trace) if return_trace else ys
 
 
+jit_read, jit_write = jax.jit(memory.read), jax.jit(memory.write)
+
+
 @eqx.filter_jit
 def step(model, state, x):
     return model.step(state, x)
@@ -189,10 +192,10 @@ def test_trace_is_consistent_with_the_memory_equations(name):
     # The traced memory is the initial memory written step by step with the traced heads...
     mem = model.initial_state(batch).memory
     for t in range(steps):
-        mem = memory.write(mem, tr.write_w[t], tr.erase[t], tr.add[t])
+        mem = jit_write(mem, tr.write_w[t], tr.erase[t], tr.add[t])
         np.testing.assert_allclose(tr.memory[t], mem, rtol=1e-5, atol=1e-6)
         # ...and the reads are of this step's memory, after the write.
-        np.testing.assert_allclose(tr.reads[t], memory.read(tr.memory[t], tr.read_w[t]), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(tr.reads[t], jit_read(tr.memory[t], tr.read_w[t]), rtol=1e-5, atol=1e-6)
     # Cross-check one step against an explicit erase-then-add in NumPy (eqs. 3-4).
     mem0 = np.asarray(model.initial_state(batch).memory[0], np.float64)
     ww, e, a = (np.asarray(x[0, 0], np.float64) for x in (tr.write_w, tr.erase, tr.add))
@@ -250,17 +253,16 @@ def test_check_grads_of_a_step_in_float64(x64, controller):
 # Gradients everywhere, no NaN, for many configurations
 
 
-# Every memory_init with the feedforward controller, the LSTM controller, and the baseline; heads,
-# layers, shifts, clipping and initial values vary between them.  (Each entry costs a compilation
+# Both controllers, every memory_init, and the baseline; heads, layers, shifts, clipping and
+# initial values vary between them.  (Each entry costs a compilation
 # of the gradient of a scanned run, the most expensive thing in this module.)
 GRAD_CONFIGS = {
-    "ff-constant-zero-memory": dict(controller="feedforward", memory_init="constant", memory_init_value=0.0),
     "ff-learned-2layers-4r2w": dict(controller="feedforward", memory_init="learned", controller_layers=2,
                                     read_heads=4, write_heads=2),
     "ff-random-shift5-noclip": dict(controller="feedforward", memory_init="random", shift_width=5, clip=0.0),
-    "lstm-constant": dict(controller="lstm", memory_init="constant"),
-    "lstm-learned-2layers-2r3w-shift7": dict(controller="lstm", memory_init="learned", controller_layers=2,
-                                             read_heads=2, write_heads=3, shift_width=7),
+    "lstm-constant-zero-memory-2layers-2r3w-shift7": dict(
+        controller="lstm", memory_init="constant", memory_init_value=0.0, controller_layers=2, read_heads=2,
+        write_heads=3, shift_width=7),
 }
 LONG = 50
 

@@ -90,6 +90,10 @@ def test_checkpoint_keeps_scalar_shapes(tmp_path):
     state, meta = T._load_checkpoint(tmp_path, params, opt_state)
     assert jax.tree_util.tree_map(jnp.shape, state["opt"]) == jax.tree_util.tree_map(jnp.shape, opt_state)
     assert meta == {"step": 3, "sequences": 12, "wall_time": 1.5, "eval_cost": None}
+    # Older checkpoints stored those counters as shape (1,); they still load, as 0-d.
+    checkpoint.save(tmp_path / T.CHECKPOINT_FILE, T._scalars_as_vectors({"params": params, "opt": opt_state}), meta)
+    state, _ = T._load_checkpoint(tmp_path, params, opt_state)
+    assert jax.tree_util.tree_map(jnp.shape, state["opt"]) == jax.tree_util.tree_map(jnp.shape, opt_state)
 
 
 def test_resume_with_nothing_left_to_do_changes_nothing(base_run, tmp_path):

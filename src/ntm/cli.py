@@ -260,9 +260,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     else:
         out = dirs[0] / "learning_curves.png" if len(dirs) == 1 else Path("learning_curves.png")
     labels = viz.run_labels(dirs)
-    written = [viz.plot_learning_curves(dirs, out, labels=labels, smooth=args.smooth, log_y=args.log_y)]
 
-    records: dict[str, list] = {}
+    records: dict[str, list] = {}  # read (or computed) before anything is drawn
     for d, label in zip(dirs, labels):
         path = d / EVAL_FILE
         if args.eval and not path.exists():
@@ -273,6 +272,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                 records[label] = json.loads(path.read_text())["records"]
             except (ValueError, KeyError, TypeError) as exc:
                 raise T.RunError(f"corrupt {path}: {exc}") from None
+
+    written = [viz.plot_learning_curves(dirs, out, labels=labels, smooth=args.smooth, log_y=args.log_y)]
     if records:
         tasks = {c.task for c in configs}
         xlabel = "items" if tasks == {"associative_recall"} else "sequence length"
@@ -332,14 +333,14 @@ def _optional(module: str):
 
 def _cmd_program(args: argparse.Namespace) -> int:
     program = _optional("ntm.program")
-    print(program.summarize_run(args.run_dir, length=args.length))
+    print(program.summarize_run(args.run_dir, length=args.length, seed=args.seed))
     return EXIT_OK
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
     viewer = _optional("ntm.viewer")
     out = Path(args.out) if args.out is not None else Path(args.run_dir) / "viewer.html"
-    path = viewer.write_viewer(args.run_dir, out, length=args.length)
+    path = viewer.write_viewer(args.run_dir, out, length=args.length, seed=args.seed)
     print(path if path is not None else out)
     return EXIT_OK
 
@@ -506,21 +507,23 @@ def _parser() -> argparse.ArgumentParser:
     # program / view --------------------------------------------------------------------------
     p = sub.add_parser(
         "program", help="describe, in words, the program the heads run", formatter_class=_Formatter,
-        description="Print ntm.program.summarize_run(DIR, length=L): what each head does, step by step.",
+        description="Print ntm.program.summarize_run(DIR, length=L, seed=S): what each head does, step by step.",
         epilog="example:\n  ntm program runs/copy-ntm-ff-seed0 --length 30",
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory of an NTM")
     p.add_argument("--length", type=int, metavar="L", help="sequence length (default: top of the training range)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sequence")
     p.set_defaults(func=_cmd_program)
 
     p = sub.add_parser(
         "view", help="write an interactive HTML viewer of one sequence", formatter_class=_Formatter,
-        description="Write ntm.viewer.write_viewer(DIR, FILE, length=L) and print the file's path.",
+        description="Write ntm.viewer.write_viewer(DIR, FILE, length=L, seed=S) and print the file's path.",
         epilog="example:\n  ntm view runs/copy-ntm-ff-seed0 --out viewer.html",
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory of an NTM")
     p.add_argument("--out", metavar="FILE.html", help="(default: DIR/viewer.html)")
     p.add_argument("--length", type=int, metavar="L", help="sequence length (default: top of the training range)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sequence")
     p.set_defaults(func=_cmd_view)
     return parser
 

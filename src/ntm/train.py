@@ -4,9 +4,11 @@ A run directory holds:
 
 - ``config.json``: the whole resolved :class:`TrainConfig` and model config;
 - ``checkpoint.safetensors``: parameters, optimiser state and (in its metadata) the step counter,
-  sequences seen and wall time -- the RNG state is ``(seed, step)``: every update's batch is drawn
-  from ``fold_in(key(seed), step)``, so a resumed run replays exactly the same data;
-- ``metrics.csv``: one row per logging interval; TensorBoard event files beside it.
+  sequences seen and wall time, written atomically -- the RNG state is ``(seed, step)``: update
+  ``step`` trains on the batch drawn from ``fold_in(fold_in(key(seed), 1), step)``, so a resumed run
+  replays exactly the same data;
+- ``metrics.csv``: one row per logging interval (cost, bit errors, evaluation cost, sequences per
+  second, updates skipped for a non-finite loss or gradient); TensorBoard event files beside it.
 
 Training data is sampled on the device inside the jitted update, and ``steps_per_call`` updates run
 per call under ``lax.scan``, so the host only sees the loop every few hundred sequences.  Every call
@@ -340,26 +342,28 @@ def _read_config(out: Path) -> TrainConfig:
         raise RunError(f"corrupt {path}: {exc}") from None
 
 
-# checkpoint.save writes arrays through np.ascontiguousarray, which turns 0-d arrays (the optimiser's
-# step and skip counters) into shape (1,), so they would no longer match the template on load.  Every
-# 0-d leaf is therefore stored as shape (1,) explicitly and restored to 0-d on load: the round trip
-# is exact whichever way checkpoint.save treats scalars.
-def _to_disk(tree):
-    return jax.tree_util.tree_map(lambda x: jnp.reshape(x, (1,)) if jnp.ndim(x) == 0 else x, tree)
-
-
 _META_FIELDS = ("step", "sequences", "wall_time")
+
+
+def _scalars_as_vectors(tree):
+    return jax.tree_util.tree_map(lambda x: jnp.reshape(x, (1,)) if jnp.ndim(x) == 0 else x, tree)
 
 
 def _load_checkpoint(out: Path, params, opt_state):
     template = {"params": params, "opt": opt_state}
+    path = out / CHECKPOINT_FILE
     try:
-        state, meta = checkpoint.load(out / CHECKPOINT_FILE, _to_disk(template))
+        state, meta = checkpoint.load(path, template)
     except checkpoint.CheckpointError as exc:
-        raise RunError(str(exc)) from None
+        # Checkpoints saved before checkpoint.save kept 0-d arrays 0-d hold the optimiser's counters
+        # as shape (1,); read those too, and report the first error if that fails as well.
+        try:
+            state, meta = checkpoint.load(path, _scalars_as_vectors(template))
+        except checkpoint.CheckpointError:
+            raise RunError(str(exc)) from None
+        state = jax.tree_util.tree_map(lambda x, t: jnp.reshape(x, jnp.shape(t)), state, template)
     if not isinstance(meta, dict) or not all(isinstance(meta.get(k), (int, float)) for k in _META_FIELDS):
-        raise RunError(f"corrupt checkpoint {out / CHECKPOINT_FILE}: its metadata lacks {', '.join(_META_FIELDS)}")
-    state = jax.tree_util.tree_map(lambda x, t: jnp.reshape(x, jnp.shape(t)), state, template)
+        raise RunError(f"corrupt checkpoint {path}: its metadata lacks {', '.join(_META_FIELDS)}")
     return state, meta
 
 
@@ -529,7 +533,7 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
 
 def _save(out: Path, params, opt_state, step: int, seqs: int, wall: float, eval_cost) -> None:
     meta = {"step": step, "sequences": seqs, "wall_time": wall, "eval_cost": eval_cost}
-    checkpoint.save(out / CHECKPOINT_FILE, _to_disk({"params": params, "opt": opt_state}), meta)
+    checkpoint.save(out / CHECKPOINT_FILE, {"params": params, "opt": opt_state}, meta)
 
 
 def _writer(out: Path | None):

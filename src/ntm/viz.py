@@ -80,18 +80,16 @@ def run_labels(run_dirs: Sequence[str | Path]) -> list[str]:
 
 
 def _smooth(y: np.ndarray, window: int) -> np.ndarray:
-    """Trailing moving average over ``window`` points, ignoring NaN (skipped chunks)."""
-    if window <= 1:
+    """Centred moving average over ``window`` points (fewer at the ends), ignoring NaN (log rows
+    whose every update was skipped).  Centred, so the curve does not lag behind the data."""
+    if window <= 1 or y.size == 0:
         return y
     ok = np.isfinite(y)
-    values = np.where(ok, y, 0.0)
-    csum = np.cumsum(values)
-    ccount = np.cumsum(ok)
-    lo = np.maximum(np.arange(len(y)) - window, -1)
-    total = csum - np.where(lo >= 0, csum[np.maximum(lo, 0)], 0.0)
-    count = ccount - np.where(lo >= 0, ccount[np.maximum(lo, 0)], 0)
+    kernel = np.ones(window)
+    total = np.convolve(np.where(ok, y, 0.0), kernel, mode="same")
+    count = np.convolve(ok.astype(float), kernel, mode="same")
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        return np.where(count > 0, total / count, np.nan)
 
 
 def plot_learning_curves(
@@ -105,7 +103,7 @@ def plot_learning_curves(
     """Cost per sequence (bits) against sequences seen, one line per run, as the paper plots them.
 
     The training cost (from each run's ``metrics.csv``) is drawn faintly as logged and boldly as a
-    trailing moving average over ``smooth`` log rows; evaluation costs are dots.
+    centred moving average over ``smooth`` log rows; evaluation costs are dots.
 
     Args:
         run_dirs: run directories (``ntm train --out``).
@@ -131,7 +129,8 @@ def plot_learning_curves(
         y = np.array([r["cost_bits"] for r in rows])
         ev = np.array([r["eval_cost_bits"] for r in rows])
         ax.plot(x, y, color=color, alpha=0.25, linewidth=0.8)
-        ax.plot(x, _smooth(y, smooth), color=color, linewidth=1.8, label=label)
+        marker = "." if len(x) < 3 else None  # a line needs two points
+        ax.plot(x, _smooth(y, smooth), color=color, linewidth=1.8, marker=marker, label=label)
         has_eval = np.isfinite(ev)
         if has_eval.any():
             ax.plot(x[has_eval], ev[has_eval], "o", color=color, markersize=3.5)
@@ -251,8 +250,11 @@ def plot_memory_access(
 
     heights = [p[4] for p in panels]
     width = min(max(6.0, 0.05 * num_steps + 3.0), 18.0)
-    fig = _figure(width, 0.9 * sum(heights) + 1.2)
-    grid = fig.add_gridspec(len(panels), 1, height_ratios=heights, hspace=0.45)
+    height = 0.9 * sum(heights) + 1.2
+    fig = _figure(width, height)
+    # Fixed margins in inches, so tall figures get no wide gap under the title.
+    grid = fig.add_gridspec(len(panels), 1, height_ratios=heights, hspace=0.45,
+                            top=1 - 0.55 / height, bottom=0.5 / height)
     first = None
     for row, (name, image, cmap, vrange, _) in enumerate(panels):
         ax = fig.add_subplot(grid[row], sharex=first)
@@ -270,5 +272,5 @@ def plot_memory_access(
             ax.set_xlabel("time step")
     first.set_xlim(-0.5, num_steps - 0.5)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=11, y=1 - 0.12 / height)
     return _save(fig, out_path)
