@@ -253,13 +253,14 @@ def test_check_grads_of_a_step_in_float64(x64, controller):
 # Gradients everywhere, no NaN, for many configurations
 
 
-# Both controllers, every memory_init, and the baseline; heads, layers, shifts, clipping and
-# initial values vary between them.  (Each entry costs a compilation
-# of the gradient of a scanned run, the most expensive thing in this module.)
+# Both controllers, a learned and a fixed initial memory (all zeros: the degenerate case for
+# cosine similarity), and the baseline; heads, layers, shifts and clipping vary between them.
+# Each entry costs a compilation of the gradient of a scanned run, the most expensive thing in
+# this module; that "random" initial memory is as fixed as "constant" is checked more cheaply below.
 GRAD_CONFIGS = {
-    "ff-learned-2layers-4r2w": dict(controller="feedforward", memory_init="learned", controller_layers=2,
-                                    read_heads=4, write_heads=2),
-    "ff-random-shift5-noclip": dict(controller="feedforward", memory_init="random", shift_width=5, clip=0.0),
+    "ff-learned-2layers-4r2w-shift5-noclip": dict(
+        controller="feedforward", memory_init="learned", controller_layers=2, read_heads=4, write_heads=2,
+        shift_width=5, clip=0.0),
     "lstm-constant-zero-memory-2layers-2r3w-shift7": dict(
         controller="lstm", memory_init="constant", memory_init_value=0.0, controller_layers=2, read_heads=2,
         write_heads=3, shift_width=7),
@@ -326,6 +327,7 @@ def test_memory_init_constant():
     np.testing.assert_array_equal(model.memory0, np.full((8, 4), 0.25, np.float32))
     np.testing.assert_array_equal(model.initial_state(2).memory, np.full((2, 8, 4), 0.25, np.float32))
     assert model.trainable_filter().memory0 is False
+    assert_initial_memory_gets_no_gradient(model)
     default = ntm_model("feedforward")
     assert default.config.memory_init == "constant"
     np.testing.assert_array_equal(default.memory0, np.full((8, 4), default.config.memory_init_value, np.float32))
@@ -342,12 +344,20 @@ def test_memory_init_random_is_a_fixed_draw():
     assert 0.3 < float(np.std(both)) < 0.7 and abs(float(np.mean(both))) < 0.25
     assert a.trainable_filter().memory0 is False
     np.testing.assert_array_equal(a.initial_state(1).memory[0], a.memory0)
+    assert_initial_memory_gets_no_gradient(a)
+
+
+def assert_initial_memory_gets_no_gradient(model):
+    grads = eqx.filter_grad(lambda m: jnp.sum(m.initial_state(2).memory ** 2))(model)
+    np.testing.assert_array_equal(grads.memory0, 0.0)
 
 
 def test_memory_init_learned_is_trained_and_counted():
     learned = ntm_model("feedforward", memory_init="learned")
     constant = ntm_model("feedforward", memory_init="constant")
     assert learned.trainable_filter().memory0 is True
+    grads = eqx.filter_grad(lambda m: jnp.sum(m.initial_state(2).memory ** 2))(learned)
+    np.testing.assert_allclose(grads.memory0, 2 * 2 * learned.memory0)  # d/dm0 of 2 copies of m0^2
     assert ntm.count_parameters(learned) == ntm.count_parameters(constant) + 8 * 4
 
 
