@@ -273,3 +273,9 @@ def test_plot_memory_access_wants_one_sequence(tmp_path):
     assert path.read_bytes().startswith(PNG)
     with pytest.raises(ValueError, match="one sequence"):
         viz.plot_memory_access(np.zeros((2, T_, 4)), None, None, trace, tmp_path / "x.png")
+
+
+def test_smoothing_keeps_length_and_ignores_skipped_rows():
+    for n in (1, 2, 3, 10):
+        assert viz._smooth(np.arange(n, dtype=float), 5).shape == (n,)
+    np.testing.assert_allclose(viz._smooth(np.array([1.0, np.nan, 3.0, 5.0]), 3), [1.0, 2.0, 4.0, 4.0])

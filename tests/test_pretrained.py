@@ -34,3 +34,12 @@ def test_missing_shipped_model_is_a_clear_error(tmp_path, monkeypatch):
         pretrained.load("copy")
     with pytest.raises(ValueError, match="unknown task"):
         pretrained.load("nope")
+
+
+def test_demo_command_runs_the_shipped_copy_model(tmp_path, capsys):
+    from ntm.cli import main
+
+    out = tmp_path / "demo.png"
+    assert main(["demo", "copy", "--length", "5", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "0 bit errors" in text and out.stat().st_size > 0

@@ -82,7 +82,8 @@ def run_labels(run_dirs: Sequence[str | Path]) -> list[str]:
 def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average over ``window`` points (fewer at the ends), ignoring NaN (log rows
     whose every update was skipped).  Centred, so the curve does not lag behind the data."""
-    if window <= 1 or y.size == 0:
+    window = min(window, y.size)  # (convolve's "same" output is as long as the longer input)
+    if window <= 1:
         return y
     ok = np.isfinite(y)
     kernel = np.ones(window)
