@@ -52,7 +52,8 @@ def random_write_args(rng, batch, heads, n, m, dtype=np.float32):
     w /= w.sum(-1, keepdims=True)
     erase = rng.uniform(0, 1, size=(batch, heads, m))
     add = rng.normal(size=(batch, heads, m))
-    return tuple(jnp.asarray(a.astype(dtype)) for a in (mem, w, erase, add))
+    # NumPy arrays: the tests slice and permute them without compiling anything.
+    return tuple(a.astype(dtype) for a in (mem, w, erase, add))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -60,16 +61,16 @@ def random_write_args(rng, batch, heads, n, m, dtype=np.float32):
 
 
 def test_read_by_hand():
-    mem = jnp.array([[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]])  # [B=1, N=3, M=2]
-    w = jnp.array([[0.2, 0.3, 0.5]])
+    mem = np.array([[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]], np.float32)  # [B=1, N=3, M=2]
+    w = np.array([[0.2, 0.3, 0.5]], np.float32)
     # 0.2 [1, 2] + 0.3 [3, 4] + 0.5 [5, 6] = [0.2 + 0.9 + 2.5, 0.4 + 1.2 + 3.0]
     np.testing.assert_allclose(jit_read(mem, w), [[3.6, 4.6]], rtol=1e-6)
 
 
 def test_read_one_hot_returns_the_row():
-    mem = jnp.arange(12.0).reshape(1, 4, 3)
+    mem = np.arange(12.0, dtype=np.float32).reshape(1, 4, 3)
     for i in range(4):
-        np.testing.assert_allclose(jit_read(mem, jnp.eye(4)[i][None]), mem[:, i])
+        np.testing.assert_allclose(jit_read(mem, np.eye(4, dtype=np.float32)[i][None]), mem[:, i])
 
 
 @pytest.mark.parametrize("batch, n, m", [(1, 3, 2), (3, 7, 4)])
@@ -97,20 +98,20 @@ def test_read_with_heads_equals_per_head_reads(heads):
 
 
 def test_write_by_hand():
-    mem = jnp.array([[[1.0, 2.0], [3.0, 4.0]]])
-    w = jnp.array([[0.25, 0.75]])
-    erase = jnp.array([[1.0, 0.5]])
-    add = jnp.array([[2.0, -2.0]])
+    mem = np.array([[[1.0, 2.0], [3.0, 4.0]]], np.float32)
+    w = np.array([[0.25, 0.75]], np.float32)
+    erase = np.array([[1.0, 0.5]], np.float32)
+    add = np.array([[2.0, -2.0]], np.float32)
     # erase: row 0 [1 (1 - 0.25), 2 (1 - 0.125)] = [0.75, 1.75]; row 1 [3 (1 - 0.75), 4 (1 - 0.375)] = [0.75, 2.5]
     # add:   row 0 + 0.25 [2, -2] = [1.25, 1.25];              row 1 + 0.75 [2, -2] = [2.25, 1.0]
     np.testing.assert_allclose(jit_write(mem, w, erase, add), [[[1.25, 1.25], [2.25, 1.0]]], rtol=1e-6)
 
 
 def test_write_two_heads_by_hand():
-    mem = jnp.array([[[2.0, 4.0], [6.0, 8.0]]])
-    w = jnp.array([[[0.5, 0.5], [1.0, 0.0]]])  # [B, H=2, N=2]
-    erase = jnp.array([[[1.0, 0.0], [0.5, 0.5]]])
-    add = jnp.array([[[1.0, 1.0], [0.0, 2.0]]])
+    mem = np.array([[[2.0, 4.0], [6.0, 8.0]]], np.float32)
+    w = np.array([[[0.5, 0.5], [1.0, 0.0]]], np.float32)  # [B, H=2, N=2]
+    erase = np.array([[[1.0, 0.0], [0.5, 0.5]]], np.float32)
+    add = np.array([[[1.0, 1.0], [0.0, 2.0]]], np.float32)
     # keep row 0 = (1 - 0.5 [1, 0]) (1 - 1.0 [0.5, 0.5]) = [0.25, 0.5];  row 1 = (1 - 0.5 [1, 0]) = [0.5, 1]
     # add  row 0 = 0.5 [1, 1] + 1.0 [0, 2] = [0.5, 2.5];                  row 1 = 0.5 [1, 1] = [0.5, 0.5]
     expected = [[[2 * 0.25 + 0.5, 4 * 0.5 + 2.5], [6 * 0.5 + 0.5, 8 * 1.0 + 0.5]]]
@@ -120,10 +121,11 @@ def test_write_two_heads_by_hand():
 @pytest.mark.parametrize("row", [0, 2, 4])
 def test_write_one_hot_with_full_erase_replaces_the_row(row):
     rng = np.random.default_rng(row)
-    mem = jnp.asarray(rng.normal(size=(2, 5, 3)).astype(np.float32))
-    w = jnp.zeros((2, 5)).at[:, row].set(1.0)
-    add = jnp.asarray(rng.normal(size=(2, 3)).astype(np.float32))
-    out = jit_write(mem, w, jnp.ones((2, 3)), add)
+    mem = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    w = np.zeros((2, 5), np.float32)
+    w[:, row] = 1.0
+    add = rng.normal(size=(2, 3)).astype(np.float32)
+    out = np.asarray(jit_write(mem, w, np.ones((2, 3), np.float32), add))
     np.testing.assert_allclose(out[:, row], add, rtol=1e-6)
     others = [i for i in range(5) if i != row]
     np.testing.assert_array_equal(out[:, others], mem[:, others])
@@ -133,9 +135,9 @@ def test_write_without_erase_adds_and_with_zero_weighting_changes_nothing():
     rng = np.random.default_rng(0)
     mem, w, erase, add = random_write_args(rng, 2, 1, 4, 3)
     mem, w, erase, add = mem, w[:, 0], erase[:, 0], add[:, 0]
-    out = jit_write(mem, w, jnp.zeros_like(erase), add)
+    out = jit_write(mem, w, np.zeros_like(erase), add)
     np.testing.assert_allclose(out, mem + w[..., None] * add[:, None, :], rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(jit_write(mem, jnp.zeros_like(w), erase, add), mem)
+    np.testing.assert_array_equal(jit_write(mem, np.zeros_like(w), erase, add), mem)
 
 
 @pytest.mark.parametrize("heads", [1, 2, 3, 5])
@@ -171,7 +173,7 @@ def test_heads_on_disjoint_rows_equal_sequential_writes():
     # When the heads' weightings do not overlap, writing all at once equals writing one by one.
     rng = np.random.default_rng(4)
     mem, _, erase, add = random_write_args(rng, 1, 3, 6, 4)
-    w = jnp.asarray(np.eye(6, dtype=np.float32)[[1, 3, 4]][None])  # [1, 3, 6]
+    w = np.eye(6, dtype=np.float32)[[1, 3, 4]][None]  # [1, 3, 6]
     seq = mem
     for h in range(3):
         seq = jit_write(seq, w[:, h], erase[:, h], add[:, h])
@@ -183,11 +185,12 @@ def test_read_and_write_accept_any_leading_axes(lead):
     rng = np.random.default_rng(5)
     mem, w, erase, add = random_write_args(rng, int(np.prod(lead, dtype=int)), 2, 5, 3)
     reshape = lambda a: a.reshape(lead + a.shape[1:])  # noqa: E731
-    out = jit_write(*map(reshape, (mem, w, erase, add)))
+    out = np.asarray(jit_write(*map(reshape, (mem, w, erase, add))))
     np.testing.assert_allclose(out.reshape(mem.shape), jit_write(mem, w, erase, add), rtol=1e-6, atol=1e-6)
-    reads = jit_read(reshape(mem), reshape(w))
+    reads = np.asarray(jit_read(reshape(mem), reshape(w)))
     np.testing.assert_allclose(reads.reshape((-1, 2, 3)), jit_read(mem, w), rtol=1e-6, atol=1e-6)
-    out1 = jit_write(reshape(mem), reshape(w)[..., 0, :], reshape(erase)[..., 0, :], reshape(add)[..., 0, :])
+    first_head = (reshape(a)[..., 0, :] for a in (w, erase, add))
+    out1 = np.asarray(jit_write(reshape(mem), *first_head))
     np.testing.assert_allclose(out1.reshape(mem.shape), jit_write(mem, w[:, :1], erase[:, :1], add[:, :1]),
                                rtol=1e-6, atol=1e-6)
 
@@ -217,11 +220,12 @@ def test_write_gradients_are_finite_and_equal_automatic_differentiation(heads, c
     rng = np.random.default_rng(heads)
     mem, w, erase, add = random_write_args(rng, 2, heads, 6, 4)
     if case == "one-hot-full-erase":
-        w = jnp.zeros_like(w).at[..., 1].set(1.0)
-        erase = jnp.ones_like(erase)
+        w = np.zeros_like(w)
+        w[..., 1] = 1.0
+        erase = np.ones_like(erase)
     elif case == "zero-memory":
-        mem = jnp.zeros_like(mem)
-    coeffs = jnp.asarray(rng.normal(size=mem.shape[1:]).astype(np.float32))
+        mem = np.zeros_like(mem)
+    coeffs = rng.normal(size=mem.shape[1:]).astype(np.float32)
     got, expected = _grads(mem, w, erase, add, coeffs)
     for name, g, e in zip(["memory", "w", "erase", "add"], got, expected):
         assert np.all(np.isfinite(np.asarray(g))), name
@@ -230,7 +234,7 @@ def test_write_gradients_are_finite_and_equal_automatic_differentiation(heads, c
 
 def test_check_grads_read_and_write(x64):
     rng = np.random.default_rng(7)
-    mem, w, erase, add = random_write_args(rng, 2, 3, 5, 4, dtype=np.float64)
+    mem, w, erase, add = map(jnp.asarray, random_write_args(rng, 2, 3, 5, 4, dtype=np.float64))
     assert mem.dtype == jnp.float64
     check_grads(jit_read, (mem, w), order=1, modes=("fwd", "rev"))
     check_grads(jit_read, (mem, w[:, 0]), order=1, modes=("fwd", "rev"))

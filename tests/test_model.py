@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-import ntm
 from jax.flatten_util import ravel_pytree
+
+import ntm
 from ntm import memory
 from ntm.baseline import LSTMBaseline, LSTMConfig
 from ntm.model import NTM, NTMConfig
@@ -26,8 +27,10 @@ I, O = 3, 2  # input and output widths of the small test models
 
 
 @functools.lru_cache(maxsize=None)
-def ntm_model(controller="feedforward", read_heads=1, write_heads=1, seed=0, **kw) -> NTM:
-    """A small NTM (N=8, M=4, controller 6); cached, since models are immutable."""
+def ntm_model(controller="feedforward", read_heads=2, write_heads=3, seed=0, **kw) -> NTM:
+    """A small NTM (N=8, M=4, controller 6, 2 read and 3 write heads); cached, since models are
+    immutable.  Most tests share these sizes: every new parameter shape costs a compilation of
+    the random initialiser, which is slow on a small CPU."""
     cfg = dict(input_size=I, output_size=O, memory_rows=8, memory_width=4, controller=controller,
                controller_size=6, read_heads=read_heads, write_heads=write_heads)
     cfg.update(kw)
@@ -44,8 +47,8 @@ def lstm_model(seed=0, hidden_size=5, layers=2) -> LSTMBaseline:
 # layers), and the baseline.  Shapes are the same everywhere (B=2, T=6), so each model compiles
 # its run and its step once for the whole module.
 MODELS = {
-    "ff": lambda: ntm_model("feedforward", 2, 3),
-    "lstm": lambda: ntm_model("lstm", 2, 3, controller_layers=2),
+    "ff": lambda: ntm_model("feedforward"),
+    "lstm": lambda: ntm_model("lstm", controller_layers=2),
     "baseline": lambda: lstm_model(),
 }
 NTM_MODELS = ["ff", "lstm"]
@@ -53,7 +56,8 @@ B, T = 2, 6
 
 
 def inputs(batch=B, steps=T, seed=0, width=I):
-    return jax.random.normal(jax.random.key(seed + 1000), (batch, steps, width))
+    """Random inputs [B, T, I] (drawn with NumPy: a JAX draw compiles for every new shape)."""
+    return np.random.default_rng(seed + 1000).normal(size=(batch, steps, width)).astype(np.float32)
 
 
 @eqx.filter_jit
@@ -61,11 +65,18 @@ def _run(model, xs, mask, state):
     return model.run(xs, mask, return_trace=True, state=state)
 
 
+def strong(tree):
+    """The same arrays without JAX's weak types.  (A weakly typed initial state would compile
+    every jitted function twice: once for it and once for the strongly typed states that steps
+    return.  See test_initial_state_is_not_weakly_typed.)"""
+    return jax.tree_util.tree_map(lambda a: a.astype(a.dtype), tree)
+
+
 def run(model, xs, mask=None, state=None, return_trace=False):
     """model.run under jit, always compiled with a mask, a start state and a trace, so that one
     compilation per model serves every test (a mask of ones is tested to equal no mask)."""
-    mask = jnp.ones(xs.shape[:2]) if mask is None else mask
-    state = model.initial_state(xs.shape[0]) if state is None else state
+    mask = np.ones(xs.shape[:2], np.float32) if mask is None else mask
+    state = strong(model.initial_state(xs.shape[0]) if state is None else state)
     ys, trace = _run(model, xs, mask, state)
     return (ys, trace) if return_trace else ys
 
@@ -78,15 +89,17 @@ def step(model, state, x):
     return model.step(state, x)
 
 
-def step_loop(model, xs, state=None):
-    """The model stepped by a Python loop: (outputs [B, T, O], the state after every step)."""
-    state = model.initial_state(xs.shape[0]) if state is None else state
-    ys, states = [], []
+def step_loop(model, xs, state=None, return_traces=False):
+    """The model stepped by a Python loop: (outputs [B, T, O], the state after every step
+    [, the trace of every step])."""
+    state = strong(model.initial_state(xs.shape[0]) if state is None else state)
+    ys, states, traces = [], [], []
     for t in range(xs.shape[1]):
-        state, y, _ = step(model, state, xs[:, t])
+        state, y, trace = step(model, state, xs[:, t])
         ys.append(y)
         states.append(state)
-    return jnp.stack(ys, axis=1), states
+        traces.append(trace)
+    return (jnp.stack(ys, axis=1), states) + ((traces,) if return_traces else ())
 
 
 def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
@@ -112,10 +125,20 @@ def all_finite(tree) -> bool:
 def test_step_loop_equals_scanned_run(name):
     model = MODELS[name]()
     xs = inputs()
-    ys_loop, _ = step_loop(model, xs)
-    ys_run = run(model, xs)
+    ys_loop, states, traces = step_loop(model, xs, return_traces=True)
+    ys_run, trace_run = run(model, xs, return_trace=True)
     assert ys_run.shape == (B, T, O)
     np.testing.assert_allclose(ys_run, ys_loop, rtol=1e-5, atol=1e-6)
+    if name == "baseline":
+        assert trace_run is None and all(tr is None for tr in traces)
+        return
+    # The scanned trace is the steps' traces stacked on a leading time axis...
+    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *traces)
+    assert_trees_close(trace_run, stacked)
+    # ...and it records the state each step leaves behind.
+    for t, st in enumerate(states):
+        for field in ("memory", "read_w", "write_w", "reads"):
+            np.testing.assert_allclose(getattr(trace_run, field)[t], getattr(st, field), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -133,10 +156,10 @@ def test_mask_freezes_the_state_after_the_last_valid_step(name):
     # Sequence b is valid for its first lengths[b] steps and junk after.
     model, lengths = MODELS[name](), [2, 4]
     xs = inputs()
-    junk = 5.0 * jax.random.normal(jax.random.key(99), xs.shape)
-    valid = jnp.arange(T)[None, :] < jnp.array(lengths)[:, None]  # [B, T]
-    xs_junk = jnp.where(valid[..., None], xs, junk)
-    ys = run(model, xs_junk, valid.astype(jnp.float32))
+    junk = 5.0 * inputs(seed=99)
+    valid = np.arange(T)[None, :] < np.array(lengths)[:, None]  # [B, T]
+    xs_junk = np.where(valid[..., None], xs, junk)
+    ys = run(model, xs_junk, valid.astype(np.float32))
     ys_alone, states = step_loop(model, xs)  # the valid prefixes, stepped alone
     for b, k in enumerate(lengths):
         # The first k outputs are those of the valid prefix alone...
@@ -190,7 +213,7 @@ def test_trace_is_consistent_with_the_memory_equations(name):
     assert np.all(np.asarray(tr.read_gamma) >= 1) and np.all(np.asarray(tr.write_gamma) >= 1)
     assert np.all(np.asarray(tr.read_beta) >= 0) and np.all(np.asarray(tr.write_beta) >= 0)
     # The traced memory is the initial memory written step by step with the traced heads...
-    mem = model.initial_state(batch).memory
+    mem = strong(model.initial_state(batch).memory)
     for t in range(steps):
         mem = jit_write(mem, tr.write_w[t], tr.erase[t], tr.add[t])
         np.testing.assert_allclose(tr.memory[t], mem, rtol=1e-5, atol=1e-6)
@@ -201,6 +224,23 @@ def test_trace_is_consistent_with_the_memory_equations(name):
     ww, e, a = (np.asarray(x[0, 0], np.float64) for x in (tr.write_w, tr.erase, tr.add))
     keep = np.prod(1.0 - ww[:, :, None] * e[:, None, :], axis=0)
     np.testing.assert_allclose(tr.memory[0, 0], mem0 * keep + ww.T @ a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.xfail(
+    reason="library bug: model.py builds memory0 with jnp.full(shape, python_float), a weakly typed "
+    "array, so initial_state().memory is weakly typed while the memory a step returns is not; every "
+    "jitted function taking a state (and a training step, once an update makes a learned memory0 "
+    "strongly typed) compiles twice",
+    strict=False,
+)
+@pytest.mark.parametrize("memory_init", ["constant", "learned"])
+def test_initial_state_is_not_weakly_typed(memory_init):
+    model = ntm_model("feedforward", memory_init=memory_init)
+    weak = [jax.tree_util.keystr(p) for p, a in jax.tree_util.tree_leaves_with_path(model.initial_state(2))
+            if a.weak_type]
+    weak += [jax.tree_util.keystr(p) for p, a in jax.tree_util.tree_leaves_with_path(eqx.filter(model, eqx.is_array))
+             if a.weak_type]
+    assert not weak, f"weakly typed: {weak}"
 
 
 @pytest.mark.parametrize("name", NTM_MODELS)
@@ -225,9 +265,11 @@ def test_initial_state(name):
 
 @pytest.mark.parametrize("controller", ["feedforward", "lstm"])
 def test_check_grads_of_a_step_in_float64(x64, controller):
-    model = to_f64(ntm_model(controller, 2, 2, memory_init="learned"))
+    with jax.enable_x64(False):  # draw the parameters as the float32 tests do (and share the cache)
+        model = ntm_model(controller, memory_init="learned", controller_layers=2 if controller == "lstm" else 1)
+    model = to_f64(model)
     params, static = eqx.partition(model, model.trainable_filter())
-    xs = inputs(steps=3).astype(jnp.float64)
+    xs = jnp.asarray(inputs(steps=3), jnp.float64)
     assert xs.dtype == jnp.float64
     # Parameters and state as one flat vector: check_grads then perturbs two arrays, not dozens.
     flat, unravel = ravel_pytree((params, model.initial_state(B)))
@@ -254,16 +296,15 @@ def test_check_grads_of_a_step_in_float64(x64, controller):
 
 
 # Both controllers, a learned and a fixed initial memory (all zeros: the degenerate case for
-# cosine similarity), and the baseline; heads, layers, shifts and clipping vary between them.
+# cosine similarity), and the baseline; two layers each; heads, shifts and clipping vary.
 # Each entry costs a compilation of the gradient of a scanned run, the most expensive thing in
 # this module; that "random" initial memory is as fixed as "constant" is checked more cheaply below.
 GRAD_CONFIGS = {
-    "ff-learned-2layers-4r2w-shift5-noclip": dict(
-        controller="feedforward", memory_init="learned", controller_layers=2, read_heads=4, write_heads=2,
+    "ff-learned-2layers-1r1w-shift5-noclip": dict(
+        controller="feedforward", memory_init="learned", controller_layers=2, read_heads=1, write_heads=1,
         shift_width=5, clip=0.0),
-    "lstm-constant-zero-memory-2layers-2r3w-shift7": dict(
-        controller="lstm", memory_init="constant", memory_init_value=0.0, controller_layers=2, read_heads=2,
-        write_heads=3, shift_width=7),
+    "lstm-constant-zero-memory-2layers": dict(
+        controller="lstm", memory_init="constant", memory_init_value=0.0, controller_layers=2),
 }
 LONG = 50
 
@@ -287,7 +328,7 @@ def test_gradients_reach_every_trained_parameter_and_nothing_is_nan(name):
         model = lstm_model()
     else:
         kw = dict(GRAD_CONFIGS[name])
-        model = ntm_model(kw.pop("controller"), kw.pop("read_heads", 1), kw.pop("write_heads", 1), **kw)
+        model = ntm_model(**kw)
     flags = model.trainable_filter()
     trained = {jax.tree_util.keystr(p): bool(f) for p, f in jax.tree_util.tree_leaves_with_path(flags)}
     memory_init = getattr(model.config, "memory_init", None)
@@ -300,7 +341,7 @@ def test_gradients_reach_every_trained_parameter_and_nothing_is_nan(name):
     xs = inputs(steps=LONG, seed=3)
     # 1. A loss on a short sequence (the first 8 outputs; the rest get no weight): every entry of
     #    every trained array receives a gradient; fixed initial memory receives exactly none.
-    coeffs = jax.random.normal(jax.random.key(5), (B, LONG, O)) * (jnp.arange(LONG) < 8)[None, :, None]
+    coeffs = inputs(steps=LONG, seed=5, width=O) * (np.arange(LONG) < 8)[None, :, None]
     ys, grads = value_and_grads(model, xs, coeffs)
     for path, g in jax.tree_util.tree_leaves_with_path(grads):
         where, g = jax.tree_util.keystr(path), np.asarray(g)
@@ -310,7 +351,7 @@ def test_gradients_reach_every_trained_parameter_and_nothing_is_nan(name):
         else:
             np.testing.assert_array_equal(g, 0.0, err_msg=where)
     # 2. 50 steps of random inputs, and of huge inputs: no NaN or inf in outputs or gradients.
-    coeffs = jax.random.normal(jax.random.key(6), (B, LONG, O))
+    coeffs = inputs(steps=LONG, seed=6, width=O)
     for scale in (1.0, 100.0):
         ys, grads = value_and_grads(model, scale * xs, coeffs)
         assert ys.shape == (B, LONG, O)

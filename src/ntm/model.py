@@ -165,7 +165,7 @@ class NTM(eqx.Module):
         if c.memory_init == "random":
             self.memory0 = 0.5 * jax.random.normal(k_mem, (c.memory_rows, c.memory_width))
         else:
-            self.memory0 = jnp.full((c.memory_rows, c.memory_width), c.memory_init_value)
+            self.memory0 = jnp.full((c.memory_rows, c.memory_width), c.memory_init_value, dtype=jnp.float32)
         self.reads0 = 0.01 * jax.random.normal(k_reads, (c.read_heads, c.memory_width))
         # Start every head focused on row 0 (softmax of these logits puts 0.99 there), so that
         # location-based iteration has a definite starting point even when all rows are equal,

@@ -92,6 +92,8 @@ def model_config(
     task_obj = _tasks.get(task) if isinstance(task, str) else task
     fields: dict[str, Any] = dict(input_size=task_obj.input_size, output_size=task_obj.output_size)
     if preset == "paper":
+        if (task_obj.name, model) not in PAPER:
+            raise ValueError(f"the paper preset has no entry for task {task_obj.name!r} and model {model!r}")
         fields.update(PAPER[(task_obj.name, model)].model)
     elif preset is not None:
         raise ValueError(f"unknown preset {preset!r}; choose 'paper' or None")
