@@ -2,11 +2,15 @@
 
 - ``x64``: a fixture that turns on float64 for one test and restores the previous setting after,
   for numeric gradient checks (``jax.test_util.check_grads``) that need double precision.
+- ``make_run_dir``: a fixture returning a function that writes a run directory holding an
+  untrained tiny model, for tests of what reads run directories.
 - Hypothesis runs without a deadline: the first call of a JAX function on a new shape compiles,
   which would otherwise trip the per-example deadline at random.
 """
 
 from __future__ import annotations
+
+import json
 
 import jax
 import pytest
@@ -30,3 +34,28 @@ def x64():
     with jax.enable_x64(True):
         yield
 
+
+
+def _make_run_dir(path, **model_args):
+    """A run directory holding an untrained model, written by the training module's own helpers
+    (``_build``, ``_save``: the same files as ``ntm.train.train``) without the many seconds of
+    compiling a training step; the training loop has its own tests."""
+    from ntm import presets
+    from ntm import train as tr
+
+    cfg = tr.TrainConfig(
+        task="copy", task_args=dict(train_lengths=(1, 4)), model="ntm-ff", sequences=16, batch_size=4,
+        model_args=model_args, eval_every=16, eval_batch=4, target_cost=None,
+    ).resolved()
+    params, _, _, opt_state = tr._build(cfg)
+    path.mkdir(parents=True)
+    config = {"train": cfg.to_dict(), "model": presets.config_to_dict(cfg.model_config())}
+    (path / tr.CONFIG_FILE).write_text(json.dumps(config))
+    tr._save(path, params, opt_state, 0, 0, 0.0, None)
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_run_dir():
+    """``make_run_dir(path, **model_args) -> path``: see :func:`_make_run_dir`."""
+    return _make_run_dir

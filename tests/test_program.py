@@ -3,7 +3,6 @@ and a smoke test of summarize_run on a tiny untrained run directory."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
@@ -231,27 +230,8 @@ def test_summarize_trace_all_heads_in_order():
 # Smoke test on a real (tiny, untrained) model saved as a run directory -------------------------
 
 
-def make_run_dir(path, **model_args):
-    """A run directory holding an untrained model, written by the training module's own helpers
-    (``_build``, ``_save``: the same files as ``ntm.train.train``) without the many seconds of
-    compiling a training step; the training loop has its own tests."""
-    from ntm import presets
-    from ntm import train as tr
-
-    cfg = tr.TrainConfig(
-        task="copy", task_args=dict(train_lengths=(1, 4)), model="ntm-ff", sequences=16, batch_size=4,
-        model_args=model_args, eval_every=16, eval_batch=4, target_cost=None,
-    ).resolved()
-    params, _, _, opt_state = tr._build(cfg)
-    path.mkdir(parents=True)
-    config = {"train": cfg.to_dict(), "model": presets.config_to_dict(cfg.model_config())}
-    (path / tr.CONFIG_FILE).write_text(json.dumps(config))
-    tr._save(path, params, opt_state, 0, 0, 0.0, None)
-    return path
-
-
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, make_run_dir):
     return make_run_dir(
         tmp_path_factory.mktemp("program") / "run", memory_rows=16, memory_width=6, controller_size=8
     )

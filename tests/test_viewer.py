@@ -209,27 +209,8 @@ def test_browser_screenshots_differ_between_steps(browser, tmp_path):
 # The viewer of a real (tiny, untrained) run ----------------------------------------------------
 
 
-def make_run_dir(path, **model_args):
-    """A run directory holding an untrained model, written by the training module's own helpers
-    (``_build``, ``_save``: the same files as ``ntm.train.train``) without the many seconds of
-    compiling a training step; the training loop has its own tests."""
-    from ntm import presets
-    from ntm import train as tr
-
-    cfg = tr.TrainConfig(
-        task="copy", task_args=dict(train_lengths=(1, 4)), model="ntm-ff", sequences=16, batch_size=4,
-        model_args=model_args, eval_every=16, eval_batch=4, target_cost=None,
-    ).resolved()
-    params, _, _, opt_state = tr._build(cfg)
-    path.mkdir(parents=True)
-    config = {"train": cfg.to_dict(), "model": presets.config_to_dict(cfg.model_config())}
-    (path / tr.CONFIG_FILE).write_text(json.dumps(config))
-    tr._save(path, params, opt_state, 0, 0, 0.0, None)
-    return path
-
-
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, make_run_dir):
     return make_run_dir(tmp_path_factory.mktemp("viewer") / "run", memory_rows=16, memory_width=6, controller_size=8)
 
 
