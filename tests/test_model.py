@@ -226,13 +226,6 @@ def test_trace_is_consistent_with_the_memory_equations(name):
     np.testing.assert_allclose(tr.memory[0, 0], mem0 * keep + ww.T @ a, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    reason="library bug: model.py builds memory0 with jnp.full(shape, python_float), a weakly typed "
-    "array, so initial_state().memory is weakly typed while the memory a step returns is not; every "
-    "jitted function taking a state (and a training step, once an update makes a learned memory0 "
-    "strongly typed) compiles twice",
-    strict=False,
-)
 @pytest.mark.parametrize("memory_init", ["constant", "learned"])
 def test_initial_state_is_not_weakly_typed(memory_init):
     model = ntm_model("feedforward", memory_init=memory_init)

@@ -220,12 +220,6 @@ def test_model_config_for_a_task_outside_the_paper_table_without_preset():
     assert (cfg.input_size, cfg.output_size) == (4, 3)
 
 
-@pytest.mark.xfail(
-    reason="library bug: presets.model_config looks the task up with PAPER[(name, model)], so a task "
-    "object with no paper entry raises KeyError instead of the documented ValueError",
-    raises=KeyError,
-    strict=False,
-)
 def test_model_config_paper_preset_for_a_task_outside_the_table_raises_value_error():
     with pytest.raises(ValueError, match="unlisted_copy"):
         presets.model_config(_UnlistedTask(width=3), "ntm-ff")
