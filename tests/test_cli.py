@@ -195,7 +195,7 @@ BAD = [
     (["train", "copy", "--model", "lstm", "--memory-rows", "8", "--out", "{new}"], "lstm baseline has no memory"),
     (["train", "copy", "--out", "{ok}"], "already holds a run"),
     (["train"], "give a TASK"),
-    (["train", "--resume", "{ok}", "--lr", "0.1"], "only --sequences may change"),
+    (["train", "--resume", "{ok}", "--lr", "0.1"], "only --sequences and the stopping"),
     (["train", "--resume", "{ok}", "--sequences", "0"], "sequences must be a positive integer"),
     (["train", "--resume", "{missing}"], "no run directory"),
     (["train", "--resume", "{bad_checkpoint}", "--sequences", "999"], "corrupt checkpoint"),

@@ -104,6 +104,23 @@ def test_resume_with_nothing_left_to_do_changes_nothing(base_run, tmp_path):
     assert snapshot(run) == before
 
 
+def test_resume_may_change_the_stopping_settings(base_run, tmp_path):
+    # A run stopped by its time budget continues when given a larger one; the new settings are saved.
+    run = shutil.copytree(base_run, tmp_path / "run")
+    config = json.loads((run / T.CONFIG_FILE).read_text())
+    config["train"]["time_budget"] = 1e-3
+    (run / T.CONFIG_FILE).write_text(json.dumps(config))
+    result = T.resume(run, sequences=240, time_budget=None, progress=False)
+    assert result.sequences == 240 and result.stop_reason == "budget"
+    saved = json.loads((run / T.CONFIG_FILE).read_text())["train"]
+    assert saved["time_budget"] is None and saved["target_cost"] is None and saved["sequences"] == 240
+    # A target the saved evaluation already meets: solved, with no further training.
+    result = T.resume(run, sequences=400, target_cost=1e9, progress=False)
+    assert result.sequences == 240 and result.stop_reason == "solved"
+    with pytest.raises(ValueError, match="time_budget"):
+        T.resume(run, time_budget=-1.0, progress=False)
+
+
 def test_resume_of_an_incompatible_checkpoint_changes_nothing(base_run, tmp_path):
     run = shutil.copytree(base_run, tmp_path / "run")
     config = json.loads((run / T.CONFIG_FILE).read_text())

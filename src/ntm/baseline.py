@@ -64,6 +64,13 @@ class LSTMBaseline(eqx.Module):
         h, state = self.stack(x, state)
         return state, self.output_layer(h), None
 
-    def run(self, inputs: jax.Array, mask: jax.Array | None = None, *, return_trace: bool = False, state=None):
-        """Run ``inputs [B, T, I]``; returns ``logits [B, T, O]`` (or ``(logits, None)`` with a trace)."""
-        return _scan(self, inputs, mask, return_trace, state)
+    def run(
+        self, inputs: jax.Array, mask: jax.Array | None = None, *, return_trace: bool = False, state=None,
+        remat: bool = True,
+    ):
+        """Run ``inputs [B, T, I]``; returns ``logits [B, T, O]`` (or ``(logits, None)`` with a trace).
+
+        ``remat`` as in :meth:`ntm.model.NTM.run`: the backward pass keeps each step's matrix
+        products and recomputes the gates.
+        """
+        return _scan(self, inputs, mask, return_trace, state, remat)

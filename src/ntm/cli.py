@@ -113,6 +113,10 @@ _TRAIN_SETTINGS = (
 )
 
 
+# Settings that --resume may change: they decide when a run stops, not what an update computes.
+_RESUME_SETTINGS = ("target_cost", "time_budget", "max_skipped")
+
+
 def _given(value: Any, name: str) -> bool:
     return value is not _UNSET if name == "target_cost" else value is not None
 
@@ -121,16 +125,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ntm import train as T
 
     if args.resume is not None:
-        given = [f"--{n.replace('_', '-')}" for n in _TRAIN_SETTINGS if _given(getattr(args, n), n)]
+        given = [
+            f"--{n.replace('_', '-')}" for n in _TRAIN_SETTINGS
+            if n not in _RESUME_SETTINGS and _given(getattr(args, n), n)
+        ]
         if given:
             given = [("TASK" if g == "--task" else g) for g in given]
             raise _UsageError(
-                f"--resume continues a run with its saved settings; only --sequences may change "
-                f"(remove {', '.join(given)})"
+                f"--resume continues a run with its saved settings; only --sequences and the stopping "
+                f"options may change (remove {', '.join(given)})"
             )
         cfg = T.read_config(args.resume)
         _info(f"resuming {args.resume}: {cfg.task} {cfg.model}")
-        result = T.resume(args.resume, sequences=args.sequences, progress=not args.quiet)
+        stopping: dict[str, Any] = {}
+        if args.time_budget is not None:
+            stopping["time_budget"] = args.time_budget
+        if args.target_cost is not _UNSET:
+            stopping["target_cost"] = args.target_cost
+        if args.max_skipped is not None:
+            stopping["max_skipped"] = args.max_skipped
+        result = T.resume(args.resume, sequences=args.sequences, progress=not args.quiet, **stopping)
         return _report_training(result, Path(args.resume))
 
     if args.task is None:
@@ -348,11 +362,15 @@ def _cmd_view(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from ntm import reproduce
 
-    records = reproduce.reproduce(
-        args.out, tasks=args.tasks.split(",") if args.tasks else None,
-        models=args.models.split(",") if args.models else None,
-        seeds=[int(s) for s in args.seeds.split(",")], time_budget=args.budget, progress=not args.quiet,
-    )
+    try:
+        records = reproduce.reproduce(
+            args.out, tasks=args.tasks.split(",") if args.tasks else None,
+            models=args.models.split(",") if args.models else None,
+            seeds=[int(s) for s in args.seeds.split(",")], time_budget=args.budget, progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        _err("interrupted; the cell in progress was checkpointed: run the same command again to resume")
+        return EXIT_INTERRUPTED
     print(reproduce.summary_table(records))
     return EXIT_OK
 
@@ -441,7 +459,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--target-cost", type=_target_cost, metavar="BITS", default=_UNSET,
                    help="stop once the evaluation cost is below BITS per sequence; 'none' never stops early "
                         "(default: 0.05)")
-    g.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after this much training time")
+    g.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="stop after this much training time (with --resume: in total, counting the time "
+                        "already spent)")
     g.add_argument("--max-skipped", type=int, metavar="K",
                    help="stop after K consecutive updates with a non-finite loss or gradient (each is "
                         "skipped, leaving the parameters unchanged) (default: 100)")
@@ -552,7 +572,8 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Train every (task, model, seed) cell into OUT/TASK-MODEL-seedS with a wall-time budget per cell,\n"
             "evaluate generalisation, and print the results table.  Run it again to resume: finished\n"
-            "cells are skipped and interrupted ones continue from their last checkpoint."
+            "cells are skipped and interrupted ones continue from their last checkpoint; a cell that\n"
+            "stopped on its time budget continues when --budget is larger."
         ),
         epilog="example:\n  ntm reproduce --tasks copy,associative_recall --models ntm-ff,lstm --budget 300",
     )

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntm import metrics
+from ntm import _xla, metrics
 from ntm import tasks as _tasks
 
 __all__ = ["evaluate", "sweep", "default_lengths", "default_repeats", "sample_trace", "SequenceTrace"]
@@ -65,7 +65,7 @@ def default_repeats(task: str | _tasks.Task) -> list[int] | None:
     return list(_DEFAULT_REPEATS[_task(task).name]) if _task(task).name in _DEFAULT_REPEATS else None
 
 
-@eqx.filter_jit
+@_xla.jit(filter=True)
 def _score(model, batch: _tasks.Batch):
     """Per-sequence cost ``[B]`` and bit errors ``[B]``, and the number of scored bits (a scalar)."""
     logits = model.run(batch.inputs)  # [B, T, O]

@@ -59,15 +59,23 @@ def run_cell(
     progress: bool = True,
     train_overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume, or skip if finished) one cell and evaluate it; returns its result record."""
+    """Train (or resume, or skip if finished) one cell and evaluate it; returns its result record.
+
+    A finished cell (one with ``result.json``) is returned as it is, unless it stopped on its time
+    budget and ``time_budget`` is now larger: then it resumes and trains on to the new budget.
+    """
     task_obj = _tasks.get(task)
     out = Path(root) / f"{task_obj.name}-{model}-seed{seed}"
     result_path = out / RESULT_FILE
-    if result_path.exists():
-        return json.loads(result_path.read_text())
     budget = sequences or BUDGETS[task_obj.name]
+    if result_path.exists():
+        done = json.loads(result_path.read_text())
+        # A cell stopped by its time budget continues when given a larger one; any other is final.
+        more_time = time_budget is None or time_budget > done["wall_time"] + 1.0
+        if not (done["stop_reason"] == "time budget" and more_time and budget > done["sequences"]):
+            return done
     if (out / _train.CONFIG_FILE).exists():
-        result = _train.resume(out, sequences=budget, progress=progress)
+        result = _train.resume(out, sequences=budget, time_budget=time_budget, progress=progress)
     else:
         cfg = _train.TrainConfig(
             task=task_obj.name, model=model, seed=seed, sequences=budget,
@@ -75,6 +83,8 @@ def run_cell(
             **{**LEARNING_RATES.get(task_obj.name, {}), **(train_overrides or {})},
         )
         result = _train.train(cfg, out, progress=progress)
+    if result.stop_reason == "interrupted":  # checkpointed; the next call resumes this cell
+        raise KeyboardInterrupt
     records = evaluate.sweep(result.model, task_obj, key=jax.random.key(1000 + seed))
     record = {
         "task": task_obj.name, "model": model, "seed": seed,

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ntm import checkpoint, metrics, presets
+from ntm import _xla, checkpoint, metrics, presets
 from ntm import tasks as _tasks
 
 __all__ = [
@@ -228,7 +228,7 @@ def _steps(params, static, opt_state, optimizer, task, batch_size: int, loss, ba
     return params, opt_state, stats
 
 
-@eqx.filter_jit
+@_xla.jit(filter=True)
 def _chunk(model, opt_state, base_key, start, end, spec: _ChunkSpec):
     """Updates for steps ``start .. start + num_steps - 1``; steps ``>= end`` are skipped (no-ops).
 
@@ -249,7 +249,7 @@ def _make_chunk(static, task, optimizer, batch_size: int, num_steps: int, base_k
     """``chunk(params, opt_state, start) -> (params, opt_state, stats)``: ``num_steps`` updates from
     step ``start``, jitted on its own (the benchmarks time this; the training loop uses ``_chunk``)."""
 
-    @jax.jit
+    @_xla.jit
     def chunk(params, opt_state, start):
         steps = start + jnp.arange(num_steps)
         return _steps(params, static, opt_state, optimizer, task, batch_size, _loss, base_key, steps, steps[-1] + 1)
@@ -257,7 +257,7 @@ def _make_chunk(static, task, optimizer, batch_size: int, num_steps: int, base_k
     return chunk
 
 
-@eqx.filter_jit
+@_xla.jit(filter=True)
 def _evaluate(model, key, task: _tasks.Task, batch_size: int, loss: Callable):
     """Mean cost (bits per sequence) and bit errors on one fresh batch from the training range."""
     params, static = eqx.partition(model, model.trainable_filter())
@@ -395,8 +395,23 @@ def train(
     return _loop(cfg, out, params, static, opt_state, {"step": 0, "sequences": 0, "wall_time": 0.0}, progress)
 
 
-def resume(out_dir: str | Path, *, sequences: int | None = None, progress: bool = True) -> TrainResult:
-    """Continue a run from its last checkpoint (optionally with a new total ``sequences`` budget).
+_UNCHANGED: Any = object()
+
+
+def resume(
+    out_dir: str | Path,
+    *,
+    sequences: int | None = None,
+    progress: bool = True,
+    time_budget: float | None = _UNCHANGED,
+    target_cost: float | None = _UNCHANGED,
+    max_skipped: int | None = None,
+) -> TrainResult:
+    """Continue a run from its last checkpoint, optionally with new stopping settings.
+
+    ``sequences`` (a new total budget), ``time_budget`` (total training seconds, counting the time
+    already spent; None: no limit), ``target_cost`` (None: never stop early) and ``max_skipped``
+    may change: they decide when the run stops, never what an update computes.
 
     The result equals that of an uninterrupted run with the same config, bit for bit: every update's
     batch depends only on ``(seed, step)`` and the compiled update does not depend on where a run
@@ -408,13 +423,22 @@ def resume(out_dir: str | Path, *, sequences: int | None = None, progress: bool 
     """
     out = Path(out_dir)
     cfg = _read_config(out)
+    changes: dict[str, Any] = {}
     if sequences is not None:
-        cfg = dataclasses.replace(cfg, sequences=sequences).resolved()
+        changes["sequences"] = sequences
+    if time_budget is not _UNCHANGED:
+        changes["time_budget"] = time_budget
+    if target_cost is not _UNCHANGED:
+        changes["target_cost"] = target_cost
+    if max_skipped is not None:
+        changes["max_skipped"] = max_skipped
+    if changes:
+        cfg = dataclasses.replace(cfg, **changes).resolved()
     params, static, _, opt_state = _build(cfg)
     state, meta = _load_checkpoint(out, params, opt_state)
     rows = _kept_metrics(out, int(meta["sequences"]))
     # Only now, with everything loaded, touch the directory.
-    if sequences is not None:
+    if changes:
         config_json = json.loads((out / CONFIG_FILE).read_text())
         config_json["train"] = cfg.to_dict()
         checkpoint.atomic_write_text(out / CONFIG_FILE, json.dumps(config_json, indent=2) + "\n")
