@@ -11,7 +11,7 @@ from ntm import evaluate, pretrained
 # Per task: the size tested and the cost (bits per sequence) a shipped model must stay under.
 THRESHOLDS = {
     "copy": (20, 0.05),
-    "associative_recall": (6, 1.0),
+    "associative_recall": (6, 0.5),
 }
 
 
