@@ -4,6 +4,7 @@
   for numeric gradient checks (``jax.test_util.check_grads``) that need double precision.
 - ``make_run_dir``: a fixture returning a function that writes a run directory holding an
   untrained tiny model, for tests of what reads run directories.
+- ``NTM_COMPILATION_CACHE=0``: the ``ntm`` command called in-process writes no compilation cache.
 - Hypothesis runs without a deadline: the first call of a JAX function on a new shape compiles,
   which would otherwise trip the per-example deadline at random.
 """
@@ -11,9 +12,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import jax
 import pytest
+
+# The ntm command keeps compiled programs in ~/.cache by default; the tests must not write there
+# (tests/test_cli.py checks the cache in a subprocess with its own folder).
+os.environ["NTM_COMPILATION_CACHE"] = "0"
 
 try:
     from hypothesis import HealthCheck, settings

@@ -279,3 +279,27 @@ def test_smoothing_keeps_length_and_ignores_skipped_rows():
     for n in (1, 2, 3, 10):
         assert viz._smooth(np.arange(n, dtype=float), 5).shape == (n,)
     np.testing.assert_allclose(viz._smooth(np.array([1.0, np.nan, 3.0, 5.0]), 3), [1.0, 2.0, 4.0, 4.0])
+
+
+def test_train_keeps_compiled_programs_in_the_cache_folder(tmp_path):
+    # In a fresh process (jax reads the cache setting once): the first run stores its compiled
+    # training update, and a second identical run finds it there instead of adding another.
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    env = {**os.environ, "NTM_COMPILATION_CACHE": str(cache)}
+    argv = [sys.executable, "-m", "ntm.cli", "train", "copy", "--sequences", "8", "--out", str(tmp_path / "run"),
+            "--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
+            "--target-cost", "none", "--quiet"]
+    def cached_updates():
+        return sorted(p.name for p in cache.iterdir() if p.name.startswith("jit__chunk"))
+
+    subprocess.run(argv, env=env, check=True, capture_output=True)
+    first = cached_updates()
+    assert len(first) == 1, first  # the compiled training update
+    shutil.rmtree(tmp_path / "run")
+    subprocess.run(argv, env=env, check=True, capture_output=True)
+    assert cached_updates() == first
+    assert cli.compilation_cache_dir() is None  # the test suite itself runs with the cache off

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -599,6 +600,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def compilation_cache_dir() -> Path | None:
+    """Where the ``ntm`` command keeps compiled XLA programs between runs, or None when disabled.
+
+    ``NTM_COMPILATION_CACHE``: a directory, or ``0`` to disable; default
+    ``$XDG_CACHE_HOME/ntm/xla`` (``~/.cache/ntm/xla``).  A second ``ntm train`` with the same
+    settings then skips compilation (most of the time to its first update).
+    """
+    setting = os.environ.get("NTM_COMPILATION_CACHE", "")
+    if setting.strip().lower() in ("0", "off", "false", "no"):
+        return None
+    if setting:
+        return Path(setting).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ntm" / "xla"
+
+
+def _enable_compilation_cache() -> None:
+    import jax
+
+    folder = compilation_cache_dir()
+    if folder is None or jax.config.jax_compilation_cache_dir:  # disabled, or set by the user
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # an unwritable cache is not worth failing a command for
+        return
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ntm`` command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
@@ -620,6 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ntm.train import RunError
 
+    _enable_compilation_cache()
     try:
         return args.func(args)
     except _UsageError as exc:
