@@ -1,0 +1,64 @@
+"""Tests for ntm.reproduce: a grid cell trains, evaluates and records once; it resumes after an
+interruption and continues when given a larger time budget; the summary table shows every cell.
+
+Cells use the tiny setting of tests/test_train.py (copy, memory 16 x 8, controller 16, batch 4),
+so they share its compiled update.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ntm import reproduce
+from ntm import train as T
+
+TINY = dict(model_args=dict(memory_rows=16, memory_width=8, controller_size=16), batch_size=4)
+
+
+def cell(root, **kw):
+    return reproduce.run_cell(root, "copy", "ntm-ff", 0, progress=False, train_overrides=TINY, **kw)
+
+
+def test_a_cell_trains_evaluates_and_is_then_final(tmp_path):
+    record = cell(tmp_path, sequences=64)
+    out = tmp_path / "copy-ntm-ff-seed0"
+    assert record["sequences"] == 64 and record["stop_reason"] == "budget"
+    assert [g["length"] for g in record["generalisation"]] == [10, 20, 30, 50, 120]
+    assert all(g["cost_bits"] >= 0 for g in record["generalisation"])
+    assert json.loads((out / reproduce.RESULT_FILE).read_text()) == record
+    # Run again, even with a larger budget: a cell that ran its budget is final; nothing is touched.
+    stamp = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert cell(tmp_path, sequences=128) == record
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamp
+    table = reproduce.summary_table([record])
+    assert "| copy | ntm-ff | 0 |" in table and "120: " in table
+
+
+def test_a_cell_stopped_by_its_time_budget_continues_with_a_larger_one(tmp_path):
+    first = cell(tmp_path, sequences=400, time_budget=1e-6)  # stops after its first call
+    assert first["stop_reason"] == "time budget" and 0 < first["sequences"] < 400
+    assert cell(tmp_path, sequences=400, time_budget=1e-6) == first  # no more time: final
+    second = cell(tmp_path, sequences=400, time_budget=None)
+    assert second["stop_reason"] == "budget" and second["sequences"] == 400
+    assert T.read_config(tmp_path / "copy-ntm-ff-seed0").time_budget is None
+
+
+def test_an_interrupted_cell_is_checkpointed_and_resumes(tmp_path, monkeypatch):
+    calls = []
+    real_loop = T._loop
+
+    def interrupt_after_one_call(cfg, out, params, static, opt_state, meta, progress):
+        # Let the run train normally, then behave as if Ctrl-C came after its first checkpoint.
+        result = real_loop(cfg, out, params, static, opt_state, meta, progress)
+        calls.append(result.sequences)
+        return result._replace(stop_reason="interrupted") if len(calls) == 1 else result
+
+    monkeypatch.setattr(T, "_loop", interrupt_after_one_call)
+    with pytest.raises(KeyboardInterrupt):
+        cell(tmp_path, sequences=64)
+    out = tmp_path / "copy-ntm-ff-seed0"
+    assert not (out / reproduce.RESULT_FILE).exists() and (out / T.CHECKPOINT_FILE).exists()
+    record = cell(tmp_path, sequences=64)
+    assert record["sequences"] == 64 and (out / reproduce.RESULT_FILE).exists()
