@@ -1,7 +1,9 @@
 """Time to solve: wall time and sequences for ``ntm train copy`` (defaults) to reach the target.
 
 Runs the real command line in a subprocess per seed (so start-up and compile are counted), reads
-the run's metrics.csv, and reports the median over seeds.
+the run's metrics.csv, and reports the median over seeds.  Each seed starts with an empty
+compilation cache (a user's first run) unless ``--warm-cache`` lets later seeds reuse the first
+seed's compiled programs (a user's later runs).
 
     python benchmarks/time_to_solve.py                   # 3 seeds, defaults
     python benchmarks/time_to_solve.py --seeds 0,1,2 -- --batch-size 16 --lr 1e-3
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import resource
 import shutil
 import statistics
@@ -33,6 +36,8 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--task", default="copy")
     p.add_argument("--keep", help="keep the run directories under this folder")
+    p.add_argument("--warm-cache", action="store_true",
+                   help="share one compilation cache between the seeds (default: a fresh one per seed)")
     args = p.parse_args(argv)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ntm-tts-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -41,8 +46,10 @@ def main() -> None:
         out = root / f"{args.task}-seed{seed}"
         shutil.rmtree(out, ignore_errors=True)
         cmd = [sys.executable, "-m", "ntm.cli", "train", args.task, "--seed", str(seed), "--out", str(out), *extra]
+        cache = root / ("cache" if args.warm_cache else f"cache-seed{seed}")
+        env = {**os.environ, "NTM_COMPILATION_CACHE": str(cache)}
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         rows = list(csv.DictReader(open(out / "metrics.csv"))) if (out / "metrics.csv").exists() else []

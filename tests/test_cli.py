@@ -303,3 +303,32 @@ def test_train_keeps_compiled_programs_in_the_cache_folder(tmp_path):
     subprocess.run(argv, env=env, check=True, capture_output=True)
     assert cached_updates() == first
     assert cli.compilation_cache_dir() is None  # the test suite itself runs with the cache off
+
+
+def test_sigterm_checkpoints_and_stops_a_background_run(tmp_path):
+    # `kill PID` on a run started with `nohup ... &` (where the shell ignores SIGINT) must leave a
+    # checkpoint to resume from, as Ctrl-C does.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "ntm.cli", "train", "copy", "--sequences", "10000000", "--out", str(out),
+            "--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
+            "--target-cost", "none", "--quiet"]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.monotonic() + 120
+    while not (out / T.METRICS_FILE).exists() or len((out / T.METRICS_FILE).read_text().splitlines()) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == cli.EXIT_INTERRUPTED, err
+    assert "ntm train --resume" in err
+    cfg = T.read_config(out)
+    params, _, _, opt_state = T._build(cfg)
+    _, meta = T._load_checkpoint(out, params, opt_state)
+    assert meta["sequences"] > 0 and os.path.exists(out / T.CHECKPOINT_FILE)

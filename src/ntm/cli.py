@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -630,6 +631,22 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def _stop_on_sigterm():
+    """Make SIGTERM (``kill PID``) act like Ctrl-C: training checkpoints and stops cleanly.
+
+    This matters for background runs (``nohup ntm train ... &``), where the shell ignores SIGINT.
+    Returns the previous handler, or None where handlers cannot be set (not the main thread).
+    """
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # signal only works in the main thread
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ntm`` command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
@@ -652,6 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ntm.train import RunError
 
     _enable_compilation_cache()
+    previous = _stop_on_sigterm()
     try:
         return args.func(args)
     except _UsageError as exc:
@@ -666,6 +684,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ def plot_learning_curves(
     labels: Sequence[str] | None = None,
     smooth: int = 5,
     log_y: bool = False,
+    reference: tuple[float, str] | None = None,
 ) -> Path:
     """Cost per sequence (bits) against sequences seen, one line per run, as the paper plots them.
 
@@ -112,6 +113,8 @@ def plot_learning_curves(
         labels: legend labels; default :func:`run_labels`.
         smooth: moving-average window in log rows (1: none).
         log_y: logarithmic cost axis (useful once costs approach zero).
+        reference: ``(cost, label)`` drawn as a dashed horizontal line, e.g. the Bayes-optimal
+            cost of dynamic n-grams.
 
     Raises:
         RunError: a directory is not a run, or its log is missing or corrupt.
@@ -135,6 +138,8 @@ def plot_learning_curves(
         has_eval = np.isfinite(ev)
         if has_eval.any():
             ax.plot(x[has_eval], ev[has_eval], "o", color=color, markersize=3.5)
+    if reference is not None:
+        ax.axhline(reference[0], color="k", linestyle="--", linewidth=1, label=reference[1])
     ax.set_xlabel("sequences seen (thousands)")
     ax.set_ylabel("cost per sequence (bits)")
     if log_y:
