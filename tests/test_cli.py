@@ -332,3 +332,16 @@ def test_sigterm_checkpoints_and_stops_a_background_run(tmp_path):
     params, _, _, opt_state = T._build(cfg)
     _, meta = T._load_checkpoint(out, params, opt_state)
     assert meta["sequences"] > 0 and os.path.exists(out / T.CHECKPOINT_FILE)
+
+
+def test_python_dash_m_ntm_and_the_lazy_submodules():
+    import subprocess
+    import sys
+
+    import ntm
+
+    assert ntm.train is T and ntm.viz is viz and "evaluate" in dir(ntm)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        ntm.nope  # noqa: B018
+    proc = subprocess.run([sys.executable, "-m", "ntm", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "ntm" in proc.stdout and "train" in proc.stdout

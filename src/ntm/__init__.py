@@ -7,7 +7,13 @@ The public surface:
 - :mod:`ntm.tasks`: the five algorithmic tasks behind one interface (``ntm.tasks.get("copy")``).
 - :mod:`ntm.metrics`: cost in bits per sequence, bit errors, the n-gram Bayes-optimal reference.
 - :mod:`ntm.presets`: the paper's settings, model building and parameter counts.
+- :mod:`ntm.train`, :mod:`ntm.evaluate`, :mod:`ntm.pretrained`, :mod:`ntm.viz`, :mod:`ntm.program`,
+  :mod:`ntm.viewer`, :mod:`ntm.reproduce`: training, evaluation, the shipped models, pictures, the
+  learned program, the HTML viewer and the paper's experiment grid (imported on first use, so that
+  ``import ntm`` stays light).
 """
+
+import importlib
 
 from ntm import addressing, memory, metrics, presets, tasks
 from ntm.baseline import LSTMBaseline, LSTMConfig
@@ -32,3 +38,15 @@ __all__ = [
     "count_parameters",
     "model_config",
 ]
+
+_LAZY = ("train", "evaluate", "pretrained", "viz", "program", "viewer", "reproduce", "checkpoint", "cli")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return importlib.import_module(f"ntm.{name}")
+    raise AttributeError(f"module 'ntm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))
