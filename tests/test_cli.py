@@ -64,8 +64,8 @@ def test_train_flags_reach_the_config(tmp_path, monkeypatch, capsys):
     # T.train replaced: this checks the mapping from flags to TrainConfig without training.
     seen = {}
 
-    def fake_train(cfg, out, progress=True):
-        seen.update(cfg=cfg, out=out, progress=progress)
+    def fake_train(cfg, out, progress=True, overwrite=False):
+        seen.update(cfg=cfg, out=out, progress=progress, overwrite=overwrite)
         return T.TrainResult(None, cfg, 64, 1.0, 0.01, True, "solved")
 
     monkeypatch.setattr(T, "train", fake_train)
@@ -74,9 +74,9 @@ def test_train_flags_reach_the_config(tmp_path, monkeypatch, capsys):
         capsys, "train", "repeat-copy", "--model", "ntm-lstm", "--preset", "paper", "--seed", "3", "--heads", "2",
         "--controller-size", "20", "--memory-rows", "32", "--memory-width", "10", "--memory-init", "learned",
         "--lr", "1e-3", "--optimizer", "adam", "--grad-clip", "5", "--sequences", "64", "--batch-size", "2",
-        "--target-cost", "0.5", "--time-budget", "30", "--max-skipped", "7", "--quiet",
+        "--target-cost", "0.5", "--time-budget", "30", "--max-skipped", "7", "--quiet", "--overwrite",
     )
-    assert code == 0 and out.startswith("solved")
+    assert code == 0 and out.startswith("solved") and seen["overwrite"] is True
     cfg = seen["cfg"]
     assert seen["out"] == Path("runs/repeat_copy-ntm-lstm-seed3") and seen["progress"] is False
     assert (cfg.task, cfg.model, cfg.preset, cfg.seed) == ("repeat_copy", "ntm-lstm", "paper", 3)

@@ -267,3 +267,16 @@ def test_train_refuses_to_overwrite_a_run(base_run):
     with pytest.raises(T.RunError, match="already holds a run"):
         T.train(tiny(sequences=8), base_run, progress=False)
     assert snapshot(base_run) == before
+
+
+def test_overwrite_replaces_a_run_and_keeps_other_files(base_run, tmp_path):
+    # E.g. a run killed before its first checkpoint: --overwrite starts it again from scratch.
+    run = shutil.copytree(base_run, tmp_path / "run")
+    (run / "notes.txt").write_text("mine")
+    result = T.train(tiny(sequences=8, seed=3), run, progress=False, overwrite=True)
+    assert result.sequences == 8 and T.read_config(run).seed == 3
+    assert [r["sequences"] for r in T.read_metrics(run)] == [8]
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
+    assert (run / "notes.txt").read_text() == "mine"
+    _, _, meta = saved_state(run)
+    assert meta["sequences"] == 8

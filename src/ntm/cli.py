@@ -112,6 +112,7 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
 _TRAIN_SETTINGS = (
     "task", "model", "preset", "batch_size", "seed", "out", "lr", "optimizer", "grad_clip", "heads",
     "controller_size", "memory_rows", "memory_width", "memory_init", "target_cost", "time_budget", "max_skipped",
+    "overwrite",
 )
 
 
@@ -120,6 +121,8 @@ _RESUME_SETTINGS = ("target_cost", "time_budget", "max_skipped")
 
 
 def _given(value: Any, name: str) -> bool:
+    if name == "overwrite":
+        return bool(value)
     return value is not _UNSET if name == "target_cost" else value is not None
 
 
@@ -169,7 +172,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"training {cfg.task} with {cfg.model} ({cfg.optimizer}, lr {cfg.learning_rate:g}, batch {cfg.batch_size}, "
         f"seed {cfg.seed}) until {until}{cfg.sequences:,} sequences -> {out}"
     )
-    result = T.train(cfg, out, progress=not args.quiet)
+    result = T.train(cfg, out, progress=not args.quiet, overwrite=args.overwrite)
     return _report_training(result, out)
 
 
@@ -443,6 +446,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, metavar="S", help="fixes parameters and data (default: 0)")
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/TASK-MODEL-seedS)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (its checkpoint, log and events) instead of refusing")
     g = p.add_argument_group("optimiser")
     g.add_argument("--lr", type=float, help="learning rate (default: from the preset)")
     g.add_argument("--optimizer", choices=("adam", "rmsprop"), help="(default: from the preset)")

@@ -386,8 +386,14 @@ def train(
         if out.exists() and not out.is_dir():
             raise RunError(f"{out} exists and is not a directory")
         if (out / CONFIG_FILE).exists() and not overwrite:
-            raise RunError(f"{out} already holds a run; resume it with --resume or choose another --out")
+            raise RunError(
+                f"{out} already holds a run; resume it with --resume, replace it with --overwrite, "
+                f"or choose another --out"
+            )
         out.mkdir(parents=True, exist_ok=True)
+        if overwrite:  # the old run's files go; anything else in the folder stays
+            for old in [out / CHECKPOINT_FILE, *out.glob("events.out.tfevents.*")]:
+                old.unlink(missing_ok=True)
         config_json = {"train": cfg.to_dict(), "model": presets.config_to_dict(cfg.model_config())}
         checkpoint.atomic_write_text(out / CONFIG_FILE, json.dumps(config_json, indent=2) + "\n")
         (out / METRICS_FILE).unlink(missing_ok=True)
