@@ -9,9 +9,12 @@ import pytest
 from ntm import evaluate, pretrained
 
 # Per task: the size tested and the cost (bits per sequence) a shipped model must stay under.
+# Dynamic n-grams has no zero-cost solution: its limit is on the excess over the Bayes-optimal
+# predictor's cost on the same sequences (the shipped model: 2.6 bits over 1,000 sequences).
 THRESHOLDS = {
     "copy": (20, 0.05),
     "associative_recall": (6, 0.5),
+    "dynamic_ngrams": (200, 5.0),
 }
 
 
@@ -24,7 +27,8 @@ def test_shipped_model_solves_its_task(task):
     model, cfg = pretrained.load(task)
     length, limit = THRESHOLDS[task]
     record = evaluate.evaluate(model, cfg.task_obj(), length, batch_size=64, key=jax.random.key(123))
-    assert record["cost_bits"] < limit, record
+    excess = record["cost_bits"] - record.get("optimal_cost_bits", 0.0)
+    assert excess < limit, record
 
 
 def test_missing_shipped_model_is_a_clear_error(tmp_path, monkeypatch):
