@@ -268,7 +268,7 @@ class NTM(eqx.Module):
 # What the backward pass keeps of each step's forward computation: the controller's matrix
 # products; everything else (addressing, the memory update) is recomputed from the step's input
 # state.  Keeping every intermediate instead stacks several [T, B, N, M] arrays, and writing and
-# reading those costs more than recomputing them: 1.2-2.5x slower at batch 8-32 (README, speed).
+# reading those costs more than recomputing them: 1.5-2.5x slower at batch 32 (README, speed).
 _REMAT_POLICY = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
 
 
