@@ -2,7 +2,7 @@
 
 XLA's CPU backend hands fused elementwise and dot computations to the YNNPACK library by default.
 An NTM step is hundreds of small operations on arrays of a few kilobytes, for which XLA's own
-generated loops do as well or better (NTM-FF copy, batch 32: 63 ms instead of 95 ms per
+generated loops do as well or better (NTM-FF copy, batch 32: 63 ms instead of 104 ms per
 forward + backward), while the LSTM baseline's large matrix products run faster with YNNPACK
 (batch 8: 69 ms instead of 170 ms per update).  So the option is applied to calls whose
 first argument is an NTM (a model, or its parameters partitioned by equinox), and to nothing
