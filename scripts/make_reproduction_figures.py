@@ -3,7 +3,8 @@
     python scripts/make_reproduction_figures.py repro docs/reproduction
 
 Per task: learning curves of every model run on one axis, the generalisation curves, and the
-memory-access picture of an NTM run (the NTM-FF where it solved the task, else the best); plus ``table.md`` (the summary table of every cell).
+memory-access picture of an NTM run (the NTM-FF where it solved the task, else the best); plus
+``table.md`` (the summary table of every cell).
 """
 
 from __future__ import annotations

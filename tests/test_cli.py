@@ -290,9 +290,8 @@ def test_train_keeps_compiled_programs_in_the_cache_folder(tmp_path):
 
     cache = tmp_path / "cache"
     env = {**os.environ, "NTM_COMPILATION_CACHE": str(cache)}
-    argv = [sys.executable, "-m", "ntm.cli", "train", "copy", "--sequences", "8", "--out", str(tmp_path / "run"),
-            "--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
-            "--target-cost", "none", "--quiet"]
+    argv = [sys.executable, "-m", "ntm.cli", "train", "copy", *TINY_FLAGS, "--sequences", "8",
+            "--out", str(tmp_path / "run"), "--quiet"]
     def cached_updates():
         return sorted(p.name for p in cache.iterdir() if p.name.startswith("jit__chunk"))
 
@@ -315,9 +314,8 @@ def test_sigterm_checkpoints_and_stops_a_background_run(tmp_path):
     import time
 
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "ntm.cli", "train", "copy", "--sequences", "10000000", "--out", str(out),
-            "--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
-            "--target-cost", "none", "--quiet"]
+    argv = [sys.executable, "-m", "ntm.cli", "train", "copy", *TINY_FLAGS, "--sequences", "10000000",
+            "--out", str(out), "--quiet"]
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     deadline = time.monotonic() + 120

@@ -116,6 +116,8 @@ _TRAIN_SETTINGS = (
 )
 
 
+_LENGTH_HELP = "sequence length (default: top of the training range)"
+
 # Settings that --resume may change: they decide when a run stops, not what an update computes.
 _RESUME_SETTINGS = ("target_cost", "time_budget", "max_skipped")
 
@@ -142,13 +144,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
         cfg = T.read_config(args.resume)
         _info(f"resuming {args.resume}: {cfg.task} {cfg.model}")
-        stopping: dict[str, Any] = {}
-        if args.time_budget is not None:
-            stopping["time_budget"] = args.time_budget
-        if args.target_cost is not _UNSET:
-            stopping["target_cost"] = args.target_cost
-        if args.max_skipped is not None:
-            stopping["max_skipped"] = args.max_skipped
+        stopping = {n: getattr(args, n) for n in _RESUME_SETTINGS if _given(getattr(args, n), n)}
         result = T.resume(args.resume, sequences=args.sequences, progress=not args.quiet, **stopping)
         return _report_training(result, Path(args.resume))
 
@@ -391,6 +387,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+def _sequence_options(p: argparse.ArgumentParser, length_help: str = _LENGTH_HELP) -> None:
+    """``--length`` and ``--seed``: which fresh sequence show, program, view and demo run."""
+    p.add_argument("--length", type=int, metavar="L", help=length_help)
+    p.add_argument("--seed", type=int, default=0, help="seed of the sequence")
+
+
 def _parser() -> argparse.ArgumentParser:
     from ntm import presets, tasks
 
@@ -543,12 +545,10 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory of an NTM")
-    p.add_argument("--length", type=int, metavar="L",
-                   help="sequence length (items for associative_recall) (default: top of the training range)")
+    _sequence_options(p, "sequence length (items for associative_recall) (default: top of the training range)")
     p.add_argument("--repeats", type=int, metavar="R",
                    help="repeat count, repeat_copy only (default: top of the training range)")
     p.add_argument("--out", metavar="FILE.png", help="where to write the picture (default: DIR/memory.png)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sequence")
     p.set_defaults(func=_cmd_show)
 
     # program / view --------------------------------------------------------------------------
@@ -558,8 +558,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example:\n  ntm program runs/copy-ntm-ff-seed0 --length 30",
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory of an NTM")
-    p.add_argument("--length", type=int, metavar="L", help="sequence length (default: top of the training range)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sequence")
+    _sequence_options(p)
     p.set_defaults(func=_cmd_program)
 
     p = sub.add_parser(
@@ -569,8 +568,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory of an NTM")
     p.add_argument("--out", metavar="FILE.html", help="(default: DIR/viewer.html)")
-    p.add_argument("--length", type=int, metavar="L", help="sequence length (default: top of the training range)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sequence")
+    _sequence_options(p)
     p.set_defaults(func=_cmd_view)
 
     # reproduce / demo ------------------------------------------------------------------------
@@ -599,9 +597,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example:\n  ntm demo copy --length 30",
     )
     p.add_argument("task", nargs="?", default="copy", help="task with a shipped model (default: copy)")
-    p.add_argument("--length", type=int, metavar="L", help="sequence length (default: top of the training range)")
+    _sequence_options(p)
     p.add_argument("--out", metavar="FILE.png", help="(default: ./demo-TASK.png)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sequence")
     p.set_defaults(func=_cmd_demo)
     return parser
 
