@@ -28,9 +28,10 @@ def test_a_cell_trains_evaluates_and_is_then_final(tmp_path):
     assert [g["length"] for g in record["generalisation"]] == [10, 20, 30, 50, 120]
     assert all(g["cost_bits"] >= 0 for g in record["generalisation"])
     assert json.loads((out / reproduce.RESULT_FILE).read_text()) == record
-    # Run again, even with a larger budget: a cell that ran its budget is final; nothing is touched.
+    # Run again with the same budget (or no more time): the cell is final; nothing is touched.
     stamp = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    assert cell(tmp_path, sequences=128) == record
+    assert cell(tmp_path, sequences=64) == record
+    assert cell(tmp_path, sequences=128, time_budget=record["wall_time"]) == record
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamp
     table = reproduce.summary_table([record])
     assert "| copy | ntm-ff | 0 |" in table and "120: " in table
@@ -43,6 +44,21 @@ def test_a_cell_stopped_by_its_time_budget_continues_with_a_larger_one(tmp_path)
     second = cell(tmp_path, sequences=400, time_budget=None)
     assert second["stop_reason"] == "budget" and second["sequences"] == 400
     assert T.read_config(tmp_path / "copy-ntm-ff-seed0").time_budget is None
+
+
+def test_a_cell_that_ran_its_sequence_budget_continues_with_a_larger_one(tmp_path):
+    first = cell(tmp_path, sequences=64)
+    second = cell(tmp_path, sequences=128)
+    assert second["stop_reason"] == "budget" and second["sequences"] == 128
+    assert [r["sequences"] for r in T.read_metrics(tmp_path / "copy-ntm-ff-seed0")][-1] == 128
+    assert second["wall_time"] > first["wall_time"]
+
+
+def test_a_solved_cell_is_final(tmp_path, monkeypatch):
+    monkeypatch.setitem(reproduce.TARGETS, "copy", 1e9)  # solved at the first evaluation
+    first = cell(tmp_path, sequences=2000)  # evaluated every 1,000 sequences
+    assert first["solved"] and first["stop_reason"] == "solved" and first["sequences"] < 2000
+    assert cell(tmp_path, sequences=4000, time_budget=None) == first
 
 
 def test_an_interrupted_cell_is_checkpointed_and_resumes(tmp_path, monkeypatch):

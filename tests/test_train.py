@@ -8,6 +8,7 @@ equal settings share one compilation per process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -59,6 +60,8 @@ def base_run(tmp_path_factory):
 
 # Resume ---------------------------------------------------------------------------------------
 
+STAGE = {"until": 64, "task_args": {"train_lengths": [1, 3]}}  # copy of 1-3 vectors for 64 sequences
+
 
 def test_resume_equals_uninterrupted(tmp_path):
     # 100 updates in calls of 64 (0-64, 64-100) against 50 updates, a restart, and 50 more (0-50,
@@ -80,6 +83,31 @@ def test_resume_equals_uninterrupted(tmp_path):
     seqs = [r["sequences"] for r in T.read_metrics(tmp_path / "split")]
     assert seqs == sorted(set(seqs)) and seqs[-1] == 400
     assert json.loads((tmp_path / "split" / T.CONFIG_FILE).read_text())["train"]["sequences"] == 400
+
+
+def test_a_curriculum_trains_each_stage_on_its_task_and_resumes_exactly(tmp_path, monkeypatch):
+    seen = []  # the time steps of the batches each compiled update trains on (recorded when traced)
+
+    def loss(params, static, batch):
+        seen.append(batch.inputs.shape[1])
+        return real_loss(params, static, batch)
+
+    real_loss = T._loss
+    monkeypatch.setattr(T, "_loss", loss)
+    cfg = tiny(sequences=160, curriculum=[STAGE])
+    whole = T.train(cfg, tmp_path / "whole", progress=False)
+    # Stage one is copy of 1-3 vectors (3 + 1 + 3 = 7 steps), then copy itself (20 + 1 + 20 steps);
+    # evaluation always scores the task itself.
+    assert 7 in seen and 41 in seen and set(seen) == {7, 41}
+    first = T.read_metrics(tmp_path / "whole")
+    assert [r["sequences"] for r in first][:1] == [64]  # the first stage ends a call early
+
+    T.train(dataclasses.replace(cfg, sequences=32), tmp_path / "split", progress=False)  # inside stage one
+    resumed = T.resume(tmp_path / "split", sequences=160, progress=False)
+    assert resumed.sequences == whole.sequences == 160
+    for a, b in zip(leaves(whole.model), leaves(resumed.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert T.read_config(tmp_path / "split").curriculum == [STAGE]
 
 
 def test_checkpoint_keeps_scalar_shapes(tmp_path):
@@ -255,6 +283,11 @@ def test_time_budget_stops_the_run(tmp_path):
         (dict(model_args=dict(memory_rows=0)), "memory_rows"),
         (dict(model_args=dict(memory_rows=2)), "shift_width"),
         (dict(model_args=dict(heads=2)), "no field 'heads'"),
+        (dict(curriculum={"until": 8}), "curriculum must be a list"),
+        (dict(curriculum=[{"until": 8}]), r"curriculum\[0\] must be a dict with keys"),
+        (dict(curriculum=[STAGE, STAGE]), r"curriculum\[1\].until must be an integer above 64"),
+        (dict(curriculum=[{"until": 8, "task_args": {"train_lengths": [0, 3]}}]), r"curriculum\[0\].task_args"),
+        (dict(curriculum=[{"until": 8, "task_args": {"width": 4}}]), "input or output width"),
     ],
 )
 def test_bad_configurations_name_the_problem(overrides, message):

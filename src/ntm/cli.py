@@ -363,11 +363,15 @@ def _cmd_view(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from ntm import reproduce
 
+    if args.sequences is not None and args.sequences < 1:
+        _err(f"--sequences must be a positive integer, got {args.sequences}")
+        return EXIT_USAGE
     try:
         records = reproduce.reproduce(
             args.out, tasks=args.tasks.split(",") if args.tasks else None,
             models=args.models.split(",") if args.models else None,
-            seeds=[int(s) for s in args.seeds.split(",")], time_budget=args.budget, progress=not args.quiet,
+            seeds=[int(s) for s in args.seeds.split(",")], time_budget=args.budget, sequences=args.sequences,
+            progress=not args.quiet,
         )
     except KeyboardInterrupt:
         _err("interrupted; the cell in progress was checkpointed: run the same command again to resume")
@@ -578,7 +582,7 @@ def _parser() -> argparse.ArgumentParser:
             "Train every (task, model, seed) cell into OUT/TASK-MODEL-seedS with a wall-time budget per cell,\n"
             "evaluate generalisation, and print the results table.  Run it again to resume: finished\n"
             "cells are skipped and interrupted ones continue from their last checkpoint; a cell that\n"
-            "stopped on its time budget continues when --budget is larger."
+            "stopped on its time or sequence budget continues when --budget and --sequences allow more."
         ),
         epilog="example:\n  ntm reproduce --tasks copy,associative_recall --models ntm-ff,lstm --budget 300",
     )
@@ -586,6 +590,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help="comma-separated models (default: ntm-ff,ntm-lstm,lstm)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--budget", type=float, default=600.0, metavar="SECONDS", help="training time per cell")
+    p.add_argument(
+        "--sequences", type=int, metavar="N",
+        help="training sequences per cell (default: per task, ntm.reproduce.BUDGETS: 100,000 for copy, 200,000 for the others)",
+    )
     p.add_argument("--out", default="repro", metavar="DIR", help="grid directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_reproduce)

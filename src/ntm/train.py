@@ -78,6 +78,10 @@ class TrainConfig:
         steps_per_call: updates per jitted call (0 = choose so a call covers about 256 sequences).
         max_skipped: stop after this many consecutive updates with a non-finite loss or gradient.
         time_budget: stop after this many seconds of training (None: no limit).
+        curriculum: easier stages before the task proper, as ``[{"until": N, "task_args": {...}}, ...]``
+            with increasing ``N``: until ``N`` sequences have been seen, batches come from the task
+            with these fields set (over ``task_args``); after the last stage, from the task itself.
+            Evaluation, and so ``target_cost``, always uses the task itself.  Empty: no curriculum.
     """
 
     task: str = "copy"
@@ -97,6 +101,7 @@ class TrainConfig:
     steps_per_call: int = 0
     max_skipped: int = 100
     time_budget: float | None = None
+    curriculum: list = dataclasses.field(default_factory=list)
 
     def resolved(self) -> "TrainConfig":
         """Fill the fields left to the preset and validate everything; raises ValueError naming a field."""
@@ -133,7 +138,33 @@ class TrainConfig:
         if cfg.steps_per_call == 0:
             cfg = dataclasses.replace(cfg, steps_per_call=max(1, 256 // cfg.batch_size))
         cfg.model_config()  # validates the model overrides
+        cfg.stage_tasks()  # validates the curriculum
         return cfg
+
+    def stage_tasks(self) -> list[tuple[int, _tasks.Task]]:
+        """The curriculum as ``[(until_sequences, task), ...]``; raises ValueError naming a bad stage."""
+        final = self.task_obj()
+        stages, previous = [], 0
+        if not isinstance(self.curriculum, (list, tuple)):
+            raise ValueError(f"curriculum must be a list of stages, got {self.curriculum!r}")
+        for i, stage in enumerate(self.curriculum):
+            where = f"curriculum[{i}]"
+            if not isinstance(stage, dict) or set(stage) != {"until", "task_args"}:
+                raise ValueError(f"{where} must be a dict with keys 'until' and 'task_args', got {stage!r}")
+            until, args = stage["until"], stage["task_args"]
+            if not isinstance(until, int) or isinstance(until, bool) or until <= previous:
+                raise ValueError(f"{where}.until must be an integer above {previous}, got {until!r}")
+            if not isinstance(args, dict):
+                raise ValueError(f"{where}.task_args must be a dict, got {args!r}")
+            try:
+                task = _tasks.get(self.task, **{**self.task_args, **args})
+            except ValueError as exc:
+                raise ValueError(f"{where}.task_args: {exc}") from None
+            if (task.input_size, task.output_size) != (final.input_size, final.output_size):
+                raise ValueError(f"{where}.task_args change the task's input or output width")
+            stages.append((until, task))
+            previous = until
+        return stages
 
     def task_obj(self) -> _tasks.Task:
         return _tasks.get(self.task, **self.task_args)
@@ -477,12 +508,19 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
     from tqdm.auto import tqdm
 
     task = cfg.task_obj()
+    # (first step after the stage, task) per curriculum stage, then the task itself to the end.
+    stages = [(math.ceil(until / cfg.batch_size), t) for until, t in cfg.stage_tasks()]
     base_key = jax.random.fold_in(jax.random.key(cfg.seed), 1)
     eval_key = jax.random.fold_in(jax.random.key(cfg.seed), 2)
     k = cfg.steps_per_call
     total_steps = math.ceil(cfg.sequences / cfg.batch_size)
-    spec = _ChunkSpec(task, cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.batch_size, k, _loss)
-    end = jnp.asarray(total_steps)
+    stages.append((total_steps, task))
+
+    def stage_at(step: int) -> tuple[int, _ChunkSpec]:
+        """The last step (exclusive) of the stage ``step`` is in, and the spec of its update."""
+        stop, stage_task = next((e, t) for e, t in stages if step < e or e == total_steps)
+        spec = _ChunkSpec(stage_task, cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.batch_size, k, _loss)
+        return min(stop, total_steps), spec
 
     step = start_step = int(meta["step"])
     wall = float(meta["wall_time"])
@@ -499,9 +537,10 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
     try:
         while step < total_steps and not solved:
             t0 = time.perf_counter()
-            n = min(k, total_steps - step)
+            end, spec = stage_at(step)
+            n = min(k, end - step)
             params, opt_state, stats = _chunk(
-                eqx.combine(params, static), opt_state, base_key, jnp.asarray(step), end, spec
+                eqx.combine(params, static), opt_state, base_key, jnp.asarray(step), jnp.asarray(end), spec
             )
             cost = np.asarray(stats.cost)[:n]
             errors = np.asarray(stats.errors)[:n]
