@@ -86,6 +86,21 @@ def test_train_flags_reach_the_config(tmp_path, monkeypatch, capsys):
     assert (model.read_heads, model.write_heads, model.controller_size) == (2, 2, 20)
     assert (model.memory_rows, model.memory_width, model.memory_init) == (32, 10, "learned")
 
+    # Curriculum stages: SEQUENCES:FIELD=VALUE, ranges as LO-HI, in the order given.
+    code, _, _ = run_cli(
+        capsys, "train", "repeat_copy", "--stage", "3_000:train_repeats=1-2,repeat_norm=5",
+        "--stage", "6000:train_repeats=1-4",
+    )
+    assert code == 0 and seen["cfg"].curriculum == [
+        {"until": 3000, "task_args": {"train_repeats": [1, 2], "repeat_norm": 5}},
+        {"until": 6000, "task_args": {"train_repeats": [1, 4]}},
+    ]
+    for bad in ("many:train_repeats=1-2", "100:train_repeats", "100:train_repeats=a-b"):
+        code, _, err = run_cli(capsys, "train", "repeat_copy", "--stage", bad)
+        assert code == 2 and "--stage" in err
+    code, _, err = run_cli(capsys, "train", "repeat_copy", "--stage", "100:train_repeats=0-2")
+    assert code == 2 and "curriculum[0].task_args" in err and "train_repeats" in err
+
     # The LSTM baseline's size is its hidden size; the preset fills what is not given.
     code, _, _ = run_cli(capsys, "train", "copy", "--model", "lstm", "--controller-size", "64")
     assert code == 0

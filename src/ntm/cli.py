@@ -83,6 +83,28 @@ def _target_cost(text: str) -> float | None:
         raise argparse.ArgumentTypeError(f"expected bits per sequence or 'none', got {text!r}") from None
 
 
+def _stage(text: str) -> dict[str, Any]:
+    """``SEQUENCES:FIELD=VALUE[,FIELD=VALUE...]`` -> a curriculum stage; ``LO-HI`` values are ranges."""
+    until, sep, rest = text.partition(":")
+    try:
+        stage: dict[str, Any] = {"until": int(until.replace("_", "")), "task_args": {}}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SEQUENCES:FIELD=VALUE, got {text!r}") from None
+    for item in rest.split(",") if sep else []:
+        name, eq, value = (part.strip() for part in item.partition("="))
+        if not (name and eq and value):
+            raise argparse.ArgumentTypeError(f"expected FIELD=VALUE in {text!r}, got {item!r}")
+        try:
+            lo, dash, hi = value.partition("-")
+            stage["task_args"][name] = [int(lo), int(hi)] if dash and lo else int(value)
+        except ValueError:
+            try:
+                stage["task_args"][name] = float(value)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{name}: expected an integer, LO-HI or a number, got {value!r}") from None
+    return stage
+
+
 # ---------------------------------------------------------------------------------------------
 # ntm train
 
@@ -112,7 +134,7 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
 _TRAIN_SETTINGS = (
     "task", "model", "preset", "batch_size", "seed", "out", "lr", "optimizer", "grad_clip", "heads",
     "controller_size", "memory_rows", "memory_width", "memory_init", "target_cost", "time_budget", "max_skipped",
-    "overwrite",
+    "overwrite", "stage",
 )
 
 
@@ -159,6 +181,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         time_budget=args.time_budget, max_skipped=args.max_skipped,
     )
     fields.update({k: v for k, v in optional.items() if v is not None})
+    if args.stage:
+        fields["curriculum"] = args.stage
     if args.target_cost is not _UNSET:
         fields["target_cost"] = args.target_cost  # a float, or None from "none"
     cfg = T.TrainConfig(**fields).resolved()
@@ -435,6 +459,7 @@ def _parser() -> argparse.ArgumentParser:
             "  ntm train repeat-copy --model ntm-lstm --seed 1\n"
             "  ntm train copy --preset paper --out runs/copy-paper\n"
             "  ntm train copy --memory-rows 32 --controller-size 50 --lr 1e-3 --target-cost none --sequences 20000\n"
+            "  ntm train repeat_copy --stage 30000:train_repeats=1-2 --stage 60000:train_repeats=1-4\n"
             "  ntm train --resume runs/copy-ntm-ff-seed0 --sequences 100000\n\n"
             f"tasks: {task_names}"
         ),
@@ -468,6 +493,11 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--memory-init", choices=("learned", "constant", "random"),
                    help="initial memory: a trained bias, a small constant, or a fixed random draw "
                         "(default: constant)")
+    g = p.add_argument_group("curriculum")
+    g.add_argument("--stage", type=_stage, action="append", metavar="SEQUENCES:FIELD=VALUE[,...]",
+                   help="train on an easier task until SEQUENCES sequences have been seen: the task with these "
+                        "fields set (LO-HI for a range); repeat for later stages, in order. Evaluation always "
+                        "uses the task itself. e.g. --stage 30000:train_repeats=1-2 --stage 60000:train_repeats=1-4")
     g = p.add_argument_group("stopping")
     g.add_argument("--target-cost", type=_target_cost, metavar="BITS", default=_UNSET,
                    help="stop once the evaluation cost is below BITS per sequence; 'none' never stops early "
