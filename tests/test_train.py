@@ -109,6 +109,24 @@ def test_a_curriculum_trains_each_stage_on_its_task_and_resumes_exactly(tmp_path
         np.testing.assert_array_equal(a, b)
     assert T.read_config(tmp_path / "split").curriculum == [STAGE]
 
+    # The learning curve leaves out the training cost of the easier stage, and says so.
+    from matplotlib.axes import Axes
+
+    from ntm import viz
+
+    drawn = {}
+    real_plot = Axes.plot
+
+    def plot(ax, x, y, *args, **kwargs):
+        drawn.setdefault(kwargs.get("label"), []).append((np.asarray(x), np.asarray(y)))
+        return real_plot(ax, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", plot)
+    png = viz.plot_learning_curves([tmp_path / "whole"], tmp_path / "curve.png", labels=["run"], smooth=1)
+    assert png.read_bytes().startswith(b"\x89PNG")
+    (x, y), = drawn["run; curriculum to 64"]
+    assert np.isnan(y[x <= 0.064]).all() and np.isfinite(y[x > 0.064]).all()
+
 
 def test_checkpoint_keeps_scalar_shapes(tmp_path):
     # The optimiser's counters are 0-d arrays; they must come back 0-d, or resuming fails.

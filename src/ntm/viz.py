@@ -105,7 +105,10 @@ def plot_learning_curves(
     """Cost per sequence (bits) against sequences seen, one line per run, as the paper plots them.
 
     The training cost (from each run's ``metrics.csv``) is drawn faintly as logged and boldly as a
-    centred moving average over ``smooth`` log rows; evaluation costs are dots.
+    centred moving average over ``smooth`` log rows; evaluation costs are dots.  For a run with a
+    curriculum, the training cost of its easier stages is not comparable, so its line starts where
+    the curriculum ends (a dotted vertical line); its evaluation dots, always on the task itself,
+    are drawn throughout.
 
     Args:
         run_dirs: run directories (``ntm train --out``).
@@ -132,6 +135,12 @@ def plot_learning_curves(
         x = np.array([r["sequences"] for r in rows]) / 1000.0
         y = np.array([r["cost_bits"] for r in rows])
         ev = np.array([r["eval_cost_bits"] for r in rows])
+        curriculum = _train.read_config(d).curriculum
+        if curriculum:
+            end = curriculum[-1]["until"] / 1000.0
+            y = np.where(x > end, y, np.nan)
+            ax.axvline(end, color=color, linestyle=":", linewidth=1)
+            label = f"{label}; curriculum to {curriculum[-1]['until']:,}"
         ax.plot(x, y, color=color, alpha=0.25, linewidth=0.8)
         marker = "." if len(x) < 3 else None  # a line needs two points
         ax.plot(x, _smooth(y, smooth), color=color, linewidth=1.8, marker=marker, label=label)
