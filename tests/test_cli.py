@@ -101,6 +101,13 @@ def test_train_flags_reach_the_config(tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(capsys, "train", "repeat_copy", "--stage", "100:train_repeats=0-2")
     assert code == 2 and "curriculum[0].task_args" in err and "train_repeats" in err
 
+    code, _, _ = run_cli(capsys, "train", "copy", "--lr-from", "1000:1e-4", "--lr-from", "2_000:3e-5")
+    assert code == 0 and seen["cfg"].lr_schedule == [
+        {"from": 1000, "learning_rate": 1e-4}, {"from": 2000, "learning_rate": 3e-5}
+    ]
+    code, _, err = run_cli(capsys, "train", "copy", "--lr-from", "1000")
+    assert code == 2 and "SEQUENCES:LR" in err
+
     # The LSTM baseline's size is its hidden size; the preset fills what is not given.
     code, _, _ = run_cli(capsys, "train", "copy", "--model", "lstm", "--controller-size", "64")
     assert code == 0

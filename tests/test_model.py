@@ -29,8 +29,7 @@ I, O = 3, 2  # input and output widths of the small test models
 @functools.lru_cache(maxsize=None)
 def ntm_model(controller="feedforward", read_heads=2, write_heads=3, seed=0, **kw) -> NTM:
     """A small NTM (N=8, M=4, controller 6, 2 read and 3 write heads); cached, since models are
-    immutable.  Most tests share these sizes: every new parameter shape costs a compilation of
-    the random initialiser, which is slow on a small CPU."""
+    immutable.  Most tests share these sizes, so each model's run compiles once per module."""
     cfg = dict(input_size=I, output_size=O, memory_rows=8, memory_width=4, controller=controller,
                controller_size=6, read_heads=read_heads, write_heads=write_heads)
     cfg.update(kw)
@@ -431,6 +430,23 @@ def test_same_key_same_model_different_key_different_model(name):
     np.testing.assert_array_equal(run(model, xs), run(same, xs))
     assert not np.allclose(run(model, xs), run(other, xs))
     assert not np.allclose(model.output_layer.weight, other.output_layer.weight)
+
+
+def test_initial_parameters_follow_their_distributions_and_build_under_vmap():
+    from ntm.controllers import Linear
+
+    layer = Linear(400, 300, jax.random.key(3))
+    w = np.asarray(layer.weight)
+    assert w.dtype == np.float32 and np.abs(w).max() <= 0.05 and np.abs(w).max() > 0.049  # +-1/sqrt(400)
+    assert abs(w.mean()) < 2e-3 and abs(w.std() - 0.05 / np.sqrt(3)) < 1e-3
+    assert np.all(np.asarray(layer.bias) == 0)
+    # Built under a transformation (the key is traced), e.g. an ensemble of models in one vmap:
+    # the members differ and follow the same distribution.
+    cfg = ntm_model().config
+    ensemble = eqx.filter_vmap(lambda k: NTM(cfg, key=k))(jax.random.split(jax.random.key(0), 3))
+    weights = np.asarray(ensemble.output_layer.weight)  # [3, in, out]
+    assert weights.shape[0] == 3 and not np.allclose(weights[0], weights[1])
+    assert np.abs(weights).max() <= 1 / np.sqrt(weights.shape[1]) + 1e-6
 
 
 # ------------------------------------------------------------------------------------------------

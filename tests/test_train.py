@@ -128,6 +128,26 @@ def test_a_curriculum_trains_each_stage_on_its_task_and_resumes_exactly(tmp_path
     assert np.isnan(y[x <= 0.064]).all() and np.isfinite(y[x > 0.064]).all()
 
 
+def test_a_learning_rate_schedule_takes_effect_from_its_update_and_resumes_exactly(tmp_path):
+    lr = tiny().resolved().learning_rate
+    plain = T.train(tiny(sequences=128), None, progress=False)
+    # The same rate from update 16 on changes nothing; a negligible one freezes the parameters there.
+    same = T.train(tiny(sequences=128, lr_schedule=[{"from": 64, "learning_rate": lr}]), None, progress=False)
+    for a, b in zip(leaves(plain.model), leaves(same.model), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    half = T.train(tiny(sequences=64), None, progress=False)
+    cfg = tiny(sequences=128, lr_schedule=[{"from": 64, "learning_rate": 1e-12}])
+    frozen = T.train(cfg, tmp_path / "frozen", progress=False)
+    for a, b in zip(leaves(half.model), leaves(frozen.model), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not all(np.allclose(a, b) for a, b in zip(leaves(half.model), leaves(plain.model)))
+    # Cut inside the first rate, resumed across the change: equal to the whole run, to the bit.
+    T.train(dataclasses.replace(cfg, sequences=32), tmp_path / "split", progress=False)
+    resumed = T.resume(tmp_path / "split", sequences=128, progress=False)
+    for a, b in zip(leaves(frozen.model), leaves(resumed.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_checkpoint_keeps_scalar_shapes(tmp_path):
     # The optimiser's counters are 0-d arrays; they must come back 0-d, or resuming fails.
     cfg = tiny().resolved()
@@ -301,6 +321,10 @@ def test_time_budget_stops_the_run(tmp_path):
         (dict(model_args=dict(memory_rows=0)), "memory_rows"),
         (dict(model_args=dict(memory_rows=2)), "shift_width"),
         (dict(model_args=dict(heads=2)), "no field 'heads'"),
+        (dict(lr_schedule=[{"from": 8}]), r"lr_schedule\[0\] must be a dict with keys"),
+        (dict(lr_schedule=[{"from": 8, "learning_rate": 1e-3}, {"from": 8, "learning_rate": 1e-4}]),
+         r"lr_schedule\[1\].from must be an integer above 8"),
+        (dict(lr_schedule=[{"from": 8, "learning_rate": 0.0}]), r"lr_schedule\[0\].learning_rate"),
         (dict(curriculum={"until": 8}), "curriculum must be a list"),
         (dict(curriculum=[{"until": 8}]), r"curriculum\[0\] must be a dict with keys"),
         (dict(curriculum=[STAGE, STAGE]), r"curriculum\[1\].until must be an integer above 64"),

@@ -10,7 +10,7 @@ import dataclasses
 import equinox as eqx
 import jax
 
-from ntm.controllers import Linear, LSTMStack
+from ntm.controllers import Linear, LSTMStack, split_key
 from ntm.model import _check_positive, _scan
 
 __all__ = ["LSTMConfig", "LSTMBaseline"]
@@ -47,7 +47,7 @@ class LSTMBaseline(eqx.Module):
     output_layer: Linear
 
     def __init__(self, config: LSTMConfig, *, key: jax.Array):
-        k_stack, k_out = jax.random.split(key)
+        k_stack, k_out = split_key(key, 2)
         self.config = config
         self.stack = LSTMStack(config.input_size, config.hidden_size, config.layers, k_stack)
         self.output_layer = Linear(self.stack.output_size, config.output_size, k_out)

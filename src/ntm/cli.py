@@ -105,6 +105,15 @@ def _stage(text: str) -> dict[str, Any]:
     return stage
 
 
+def _lr_step(text: str) -> dict[str, Any]:
+    """``SEQUENCES:LR`` -> a learning-rate schedule entry."""
+    start, sep, lr = text.partition(":")
+    try:
+        return {"from": int(start.replace("_", "")), "learning_rate": float(lr)}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SEQUENCES:LR (e.g. 100000:1e-4), got {text!r}") from None
+
+
 # ---------------------------------------------------------------------------------------------
 # ntm train
 
@@ -134,7 +143,7 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
 _TRAIN_SETTINGS = (
     "task", "model", "preset", "batch_size", "seed", "out", "lr", "optimizer", "grad_clip", "heads",
     "controller_size", "memory_rows", "memory_width", "memory_init", "target_cost", "time_budget", "max_skipped",
-    "overwrite", "stage",
+    "overwrite", "stage", "lr_from",
 )
 
 
@@ -183,6 +192,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     fields.update({k: v for k, v in optional.items() if v is not None})
     if args.stage:
         fields["curriculum"] = args.stage
+    if args.lr_from:
+        fields["lr_schedule"] = args.lr_from
     if args.target_cost is not _UNSET:
         fields["target_cost"] = args.target_cost  # a float, or None from "none"
     cfg = T.TrainConfig(**fields).resolved()
@@ -482,6 +493,9 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("optimiser")
     g.add_argument("--lr", type=float, help="learning rate (default: from the preset)")
     g.add_argument("--optimizer", choices=("adam", "rmsprop"), help="(default: from the preset)")
+    g.add_argument("--lr-from", type=_lr_step, action="append", metavar="SEQUENCES:LR",
+                   help="from SEQUENCES sequences on, use learning rate LR; repeat for later changes, in order "
+                        "(e.g. --lr-from 150000:1e-4)")
     g.add_argument("--grad-clip", type=float, metavar="C",
                    help="clip every gradient component to [-C, C] (default: 10, as in the paper)")
     g = p.add_argument_group("model (default: the paper's sizes for the task)")

@@ -14,8 +14,39 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-__all__ = ["Linear", "FeedForwardController", "LSTMStack"]
+__all__ = ["Linear", "FeedForwardController", "LSTMStack", "init_uniform", "init_normal", "split_key"]
+
+
+# Initial parameters are drawn with NumPy on the host, from a generator seeded by the JAX key:
+# drawing them with jax.random op by op compiles one small XLA program per array shape, which cost
+# 3-7 s before an NTM's first update.  The same key gives the same parameters.  A model built
+# under a JAX transformation (jit, vmap, eval_shape: the key is a tracer) draws with jax.random
+# instead, so its values differ from an eager build's, though they come from the same distribution.
+def _host_rng(key: jax.Array) -> np.random.Generator:
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    return np.random.default_rng(np.asarray(data, dtype=np.uint32).ravel())
+
+
+def init_uniform(key: jax.Array, shape: tuple[int, ...], bound: float) -> jax.Array:
+    """Uniform in ``[-bound, bound)``, float32 (see the note above on how it is drawn)."""
+    if isinstance(key, jax.core.Tracer):
+        return jax.random.uniform(key, shape, minval=-bound, maxval=bound)
+    return jnp.asarray(_host_rng(key).uniform(-bound, bound, shape), dtype=jnp.float32)
+
+
+def init_normal(key: jax.Array, shape: tuple[int, ...], scale: float) -> jax.Array:
+    """Normal with mean 0 and standard deviation ``scale``, float32."""
+    if isinstance(key, jax.core.Tracer):
+        return scale * jax.random.normal(key, shape)
+    return jnp.asarray(scale * _host_rng(key).standard_normal(shape), dtype=jnp.float32)
+
+
+def split_key(key: jax.Array, num: int) -> list[jax.Array]:
+    """``num`` independent keys from ``key`` (``fold_in`` with 0 .. num-1: one compiled program for
+    every ``num``, where ``jax.random.split`` compiles one per ``num``)."""
+    return [jax.random.fold_in(key, i) for i in range(num)]
 
 
 class Linear(eqx.Module):
@@ -27,10 +58,10 @@ class Linear(eqx.Module):
     weight: jax.Array  # [in, out]
     bias: jax.Array  # [out]
 
-    def __init__(self, in_size: int, out_size: int, key: jax.Array, bias_init: float | jax.Array = 0.0):
+    def __init__(self, in_size: int, out_size: int, key: jax.Array, bias_init: float | np.ndarray = 0.0):
         bound = 1.0 / math.sqrt(max(in_size, 1))
-        self.weight = jax.random.uniform(key, (in_size, out_size), minval=-bound, maxval=bound)
-        self.bias = jnp.zeros((out_size,)) + bias_init
+        self.weight = init_uniform(key, (in_size, out_size), bound)
+        self.bias = jnp.asarray(np.zeros(out_size) + np.asarray(bias_init), dtype=jnp.float32)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return x @ self.weight + self.bias
@@ -42,7 +73,7 @@ class FeedForwardController(eqx.Module):
     layers: tuple[Linear, ...]
 
     def __init__(self, input_size: int, size: int, num_layers: int, key: jax.Array):
-        keys = jax.random.split(key, num_layers)
+        keys = split_key(key, num_layers)
         sizes = [input_size] + [size] * num_layers
         self.layers = tuple(Linear(sizes[i], sizes[i + 1], keys[i]) for i in range(num_layers))
 
@@ -75,16 +106,17 @@ class LSTMStack(eqx.Module):
     c0: jax.Array  # [layers, C]
 
     def __init__(self, input_size: int, size: int, num_layers: int, key: jax.Array):
-        keys = jax.random.split(key, num_layers)
+        keys = split_key(key, num_layers)
         # Forget-gate bias 1: lets gradients pass through the cell early in training.
-        gate_bias = jnp.zeros((4 * size,)).at[size : 2 * size].set(1.0)
+        gate_bias = np.zeros(4 * size)
+        gate_bias[size : 2 * size] = 1.0
         cells = []
         for i in range(num_layers):
             in_size = input_size + (size if i > 0 else 0) + size
             cells.append(Linear(in_size, 4 * size, keys[i], bias_init=gate_bias))
         self.cells = tuple(cells)
-        self.h0 = jnp.zeros((num_layers, size))
-        self.c0 = jnp.zeros((num_layers, size))
+        self.h0 = jnp.asarray(np.zeros((num_layers, size)), dtype=jnp.float32)
+        self.c0 = jnp.asarray(np.zeros((num_layers, size)), dtype=jnp.float32)
 
     @property
     def output_size(self) -> int:

@@ -23,9 +23,10 @@ from typing import Literal, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ntm import addressing, memory
-from ntm.controllers import FeedForwardController, Linear, LSTMStack
+from ntm.controllers import FeedForwardController, Linear, LSTMStack, init_normal, split_key
 from ntm.heads import HeadParams, head_param_size, split_head_params
 
 __all__ = ["NTMConfig", "NTMState", "NTMTrace", "NTM"]
@@ -152,7 +153,7 @@ class NTM(eqx.Module):
     def __init__(self, config: NTMConfig, *, key: jax.Array):
         c = config
         self.config = c
-        k_ctrl, k_w, k_r, k_out, k_mem, k_reads = jax.random.split(key, 6)
+        k_ctrl, k_w, k_r, k_out, k_mem, k_reads = split_key(key, 6)
         ctrl_in = c.input_size + c.read_heads * c.memory_width
         if c.controller == "feedforward":
             self.controller = FeedForwardController(ctrl_in, c.controller_size, c.controller_layers, k_ctrl)
@@ -162,17 +163,19 @@ class NTM(eqx.Module):
         self.write_layer = Linear(h, c.write_heads * head_param_size(c.memory_width, c.shift_width, True), k_w)
         self.read_layer = Linear(h, c.read_heads * head_param_size(c.memory_width, c.shift_width, False), k_r)
         self.output_layer = Linear(h + c.read_heads * c.memory_width, c.output_size, k_out)
+        # (Built with NumPy where possible: eager jnp ops compile a program per shape.)
         if c.memory_init == "random":
-            self.memory0 = 0.5 * jax.random.normal(k_mem, (c.memory_rows, c.memory_width))
+            self.memory0 = init_normal(k_mem, (c.memory_rows, c.memory_width), 0.5)
         else:
-            self.memory0 = jnp.full((c.memory_rows, c.memory_width), c.memory_init_value, dtype=jnp.float32)
-        self.reads0 = 0.01 * jax.random.normal(k_reads, (c.read_heads, c.memory_width))
+            self.memory0 = jnp.asarray(np.full((c.memory_rows, c.memory_width), c.memory_init_value), jnp.float32)
+        self.reads0 = init_normal(k_reads, (c.read_heads, c.memory_width), 0.01)
         # Start every head focused on row 0 (softmax of these logits puts 0.99 there), so that
         # location-based iteration has a definite starting point even when all rows are equal,
         # as they are with constant initial memory.  The logits are trained.
-        focus = jnp.zeros((c.memory_rows,)).at[0].set(10.0)
-        self.read_w0 = jnp.tile(focus, (c.read_heads, 1))
-        self.write_w0 = jnp.tile(focus, (c.write_heads, 1))
+        focus = np.zeros(c.memory_rows)
+        focus[0] = 10.0
+        self.read_w0 = jnp.asarray(np.tile(focus, (c.read_heads, 1)), dtype=jnp.float32)
+        self.write_w0 = jnp.asarray(np.tile(focus, (c.write_heads, 1)), dtype=jnp.float32)
 
     # ----------------------------------------------------------------------------------------
     def trainable_filter(self) -> "NTM":

@@ -82,6 +82,9 @@ class TrainConfig:
             with increasing ``N``: until ``N`` sequences have been seen, batches come from the task
             with these fields set (over ``task_args``); after the last stage, from the task itself.
             Evaluation, and so ``target_cost``, always uses the task itself.  Empty: no curriculum.
+        lr_schedule: later learning rates, as ``[{"from": N, "learning_rate": lr}, ...]`` with
+            increasing ``N``: from ``N`` sequences on, updates use ``lr``.  Empty: ``learning_rate``
+            throughout.
     """
 
     task: str = "copy"
@@ -102,6 +105,7 @@ class TrainConfig:
     max_skipped: int = 100
     time_budget: float | None = None
     curriculum: list = dataclasses.field(default_factory=list)
+    lr_schedule: list = dataclasses.field(default_factory=list)
 
     def resolved(self) -> "TrainConfig":
         """Fill the fields left to the preset and validate everything; raises ValueError naming a field."""
@@ -139,7 +143,26 @@ class TrainConfig:
             cfg = dataclasses.replace(cfg, steps_per_call=max(1, 256 // cfg.batch_size))
         cfg.model_config()  # validates the model overrides
         cfg.stage_tasks()  # validates the curriculum
+        cfg.lr_steps()  # validates the learning-rate schedule
         return cfg
+
+    def lr_steps(self) -> tuple[tuple[int, float], ...]:
+        """The schedule as ``((first_update, learning_rate), ...)``; raises ValueError naming a bad entry."""
+        if not isinstance(self.lr_schedule, (list, tuple)):
+            raise ValueError(f"lr_schedule must be a list, got {self.lr_schedule!r}")
+        steps, previous = [], 0
+        for i, entry in enumerate(self.lr_schedule):
+            where = f"lr_schedule[{i}]"
+            if not isinstance(entry, dict) or set(entry) != {"from", "learning_rate"}:
+                raise ValueError(f"{where} must be a dict with keys 'from' and 'learning_rate', got {entry!r}")
+            start, lr = entry["from"], entry["learning_rate"]
+            if not isinstance(start, int) or isinstance(start, bool) or start <= previous:
+                raise ValueError(f"{where}.from must be an integer above {previous}, got {start!r}")
+            if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0 or not math.isfinite(lr):
+                raise ValueError(f"{where}.learning_rate must be a number > 0, got {lr!r}")
+            steps.append((math.ceil(start / self.batch_size), float(lr)))
+            previous = start
+        return tuple(steps)
 
     def stage_tasks(self) -> list[tuple[int, _tasks.Task]]:
         """The curriculum as ``[(until_sequences, task), ...]``; raises ValueError naming a bad stage."""
@@ -189,12 +212,21 @@ _DEFAULT_BATCH = 8
 _DEFAULT_LR = {"ntm-ff": 3e-3, "ntm-lstm": 3e-3, "lstm": 1e-3}
 
 
-def make_optimizer(name: str, learning_rate: float, grad_clip: float) -> optax.GradientTransformation:
+def make_optimizer(
+    name: str, learning_rate: float, grad_clip: float, schedule: tuple[tuple[int, float], ...] = ()
+) -> optax.GradientTransformation:
     """Per-component gradient clipping, then the optimiser; updates with NaN/inf are skipped.
+
+    ``schedule``: ``((first_update, learning_rate), ...)``, later learning rates by update count
+    (updates skipped for a non-finite gradient do not count).
 
     ``"rmsprop"`` is the centred form of Graves (2013) used by the paper: running averages of g
     and g^2 with decay 0.95, step ``lr * g / sqrt(E[g^2] - E[g]^2 + 1e-4)``, momentum 0.9.
     """
+    if schedule:
+        starts = jnp.asarray([s for s, _ in schedule])
+        rates = jnp.asarray([learning_rate] + [lr for _, lr in schedule], dtype=jnp.float32)
+        learning_rate = lambda count: rates[jnp.searchsorted(starts, count, side="right")]  # noqa: E731
     if name == "rmsprop":
         inner = optax.rmsprop(learning_rate, decay=0.95, eps=1e-4, centered=True, momentum=0.9)
     elif name == "adam":
@@ -235,6 +267,7 @@ class _ChunkSpec(NamedTuple):
     batch_size: int
     num_steps: int
     loss: Callable
+    lr_steps: tuple[tuple[int, float], ...] = ()
 
 
 def _steps(params, static, opt_state, optimizer, task, batch_size: int, loss, base_key, steps, end):
@@ -271,7 +304,7 @@ def _chunk(model, opt_state, base_key, start, end, spec: _ChunkSpec):
         ``(params, opt_state, stats)``; ``stats`` fields are ``[num_steps]`` (zeros where skipped).
     """
     params, static = eqx.partition(model, model.trainable_filter())
-    optimizer = make_optimizer(spec.optimizer, spec.learning_rate, spec.grad_clip)
+    optimizer = make_optimizer(spec.optimizer, spec.learning_rate, spec.grad_clip, spec.lr_steps)
     steps = start + jnp.arange(spec.num_steps)
     return _steps(params, static, opt_state, optimizer, spec.task, spec.batch_size, spec.loss, base_key, steps, end)
 
@@ -318,8 +351,9 @@ class TrainResult(NamedTuple):
 def _build(cfg: TrainConfig):
     model = presets.build_model(cfg.model_config(), jax.random.key(cfg.seed))
     params, static = eqx.partition(model, model.trainable_filter())
-    optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.grad_clip)
-    return params, static, optimizer, optimizer.init(params)
+    optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.lr_steps())
+    # One compiled program for the whole state, rather than one per parameter shape op by op.
+    return params, static, optimizer, jax.jit(optimizer.init)(params)
 
 
 def load_run(out_dir: str | Path) -> tuple[eqx.Module, TrainConfig, dict[str, Any]]:
@@ -519,7 +553,9 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
     def stage_at(step: int) -> tuple[int, _ChunkSpec]:
         """The last step (exclusive) of the stage ``step`` is in, and the spec of its update."""
         stop, stage_task = next((e, t) for e, t in stages if step < e or e == total_steps)
-        spec = _ChunkSpec(stage_task, cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.batch_size, k, _loss)
+        spec = _ChunkSpec(
+            stage_task, cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.batch_size, k, _loss, cfg.lr_steps()
+        )
         return min(stop, total_steps), spec
 
     step = start_step = int(meta["step"])
