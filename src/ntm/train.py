@@ -148,35 +148,20 @@ class TrainConfig:
 
     def lr_steps(self) -> tuple[tuple[int, float], ...]:
         """The schedule as ``((first_update, learning_rate), ...)``; raises ValueError naming a bad entry."""
-        if not isinstance(self.lr_schedule, (list, tuple)):
-            raise ValueError(f"lr_schedule must be a list, got {self.lr_schedule!r}")
-        steps, previous = [], 0
-        for i, entry in enumerate(self.lr_schedule):
-            where = f"lr_schedule[{i}]"
-            if not isinstance(entry, dict) or set(entry) != {"from", "learning_rate"}:
-                raise ValueError(f"{where} must be a dict with keys 'from' and 'learning_rate', got {entry!r}")
-            start, lr = entry["from"], entry["learning_rate"]
-            if not isinstance(start, int) or isinstance(start, bool) or start <= previous:
-                raise ValueError(f"{where}.from must be an integer above {previous}, got {start!r}")
+        steps = []
+        for where, start, entry in _sequence_points(self.lr_schedule, "lr_schedule", "from", "learning_rate"):
+            lr = entry["learning_rate"]
             if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0 or not math.isfinite(lr):
                 raise ValueError(f"{where}.learning_rate must be a number > 0, got {lr!r}")
             steps.append((math.ceil(start / self.batch_size), float(lr)))
-            previous = start
         return tuple(steps)
 
     def stage_tasks(self) -> list[tuple[int, _tasks.Task]]:
         """The curriculum as ``[(until_sequences, task), ...]``; raises ValueError naming a bad stage."""
         final = self.task_obj()
-        stages, previous = [], 0
-        if not isinstance(self.curriculum, (list, tuple)):
-            raise ValueError(f"curriculum must be a list of stages, got {self.curriculum!r}")
-        for i, stage in enumerate(self.curriculum):
-            where = f"curriculum[{i}]"
-            if not isinstance(stage, dict) or set(stage) != {"until", "task_args"}:
-                raise ValueError(f"{where} must be a dict with keys 'until' and 'task_args', got {stage!r}")
-            until, args = stage["until"], stage["task_args"]
-            if not isinstance(until, int) or isinstance(until, bool) or until <= previous:
-                raise ValueError(f"{where}.until must be an integer above {previous}, got {until!r}")
+        stages = []
+        for where, until, stage in _sequence_points(self.curriculum, "curriculum", "until", "task_args"):
+            args = stage["task_args"]
             if not isinstance(args, dict):
                 raise ValueError(f"{where}.task_args must be a dict, got {args!r}")
             try:
@@ -186,7 +171,6 @@ class TrainConfig:
             if (task.input_size, task.output_size) != (final.input_size, final.output_size):
                 raise ValueError(f"{where}.task_args change the task's input or output width")
             stages.append((until, task))
-            previous = until
         return stages
 
     def task_obj(self) -> _tasks.Task:
@@ -205,6 +189,23 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"train config: unknown field(s) {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+def _sequence_points(entries: Any, name: str, position: str, value: str):
+    """Yield ``(where, position, entry)`` for a list of dicts ``{position: N, value: ...}`` whose
+    ``N`` (a number of sequences) increases; raises ValueError naming the first bad entry."""
+    if not isinstance(entries, (list, tuple)):
+        raise ValueError(f"{name} must be a list, got {entries!r}")
+    previous = 0
+    for i, entry in enumerate(entries):
+        where = f"{name}[{i}]"
+        if not isinstance(entry, dict) or set(entry) != {position, value}:
+            raise ValueError(f"{where} must be a dict with keys {position!r} and {value!r}, got {entry!r}")
+        n = entry[position]
+        if not isinstance(n, int) or isinstance(n, bool) or n <= previous:
+            raise ValueError(f"{where}.{position} must be an integer above {previous}, got {n!r}")
+        yield where, n, entry
+        previous = n
 
 
 # Defaults of the "default" preset, chosen by measured time-to-solve on the copy task (README).
