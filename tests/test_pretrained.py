@@ -13,6 +13,7 @@ from ntm import evaluate, pretrained
 # predictor's cost on the same sequences (the shipped model: 2.6 bits over 1,000 sequences).
 THRESHOLDS = {
     "copy": (20, 0.05),
+    "repeat_copy": (10, 0.5),  # length 10, 1-10 repeats (the shipped model: 0.08-0.09 bits)
     "associative_recall": (6, 0.5),
     "dynamic_ngrams": (200, 5.0),
 }
