@@ -24,14 +24,18 @@ import time
 START = time.perf_counter()
 
 
-def one(model: str, batch_size: int, repeats: int, seqs_per_call: int) -> dict:
+def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threads: bool) -> dict:
     import resource
 
     import equinox as eqx
     import jax
     import jax.numpy as jnp
 
+    from ntm import _xla
     from ntm import train as T
+
+    if not all_threads:  # as the ntm command does
+        _xla.one_thread_cpu_client()
 
     cfg = T.TrainConfig(task="copy", model=model, preset="paper", batch_size=batch_size).resolved()
     params, static, optimizer, opt_state = T._build(cfg)
@@ -62,18 +66,20 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--seqs-per-call", type=int, default=256, help="sequences per jitted call (as ntm train)")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    p.add_argument("--all-threads", action="store_true",
+                   help="JAX's default CPU thread pool instead of the one-thread pool the ntm command uses")
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
         model, b = args.one.split(":")
-        print(json.dumps(one(model, int(b), args.repeats, args.seqs_per_call)))
+        print(json.dumps(one(model, int(b), args.repeats, args.seqs_per_call, args.all_threads)))
         return
     rows = []
     for model in args.models.split(","):
         for b in map(int, args.batch_sizes.split(",")):
             out = subprocess.run(
                 [sys.executable, __file__, "--one", f"{model}:{b}", "--repeats", str(args.repeats),
-                 "--seqs-per-call", str(args.seqs_per_call)],
+                 "--seqs-per-call", str(args.seqs_per_call), *(["--all-threads"] if args.all_threads else [])],
                 capture_output=True, text=True, env=os.environ,
             )
             if out.returncode != 0:

@@ -365,3 +365,17 @@ def test_python_dash_m_ntm_and_the_lazy_submodules():
         ntm.nope  # noqa: B018
     proc = subprocess.run([sys.executable, "-m", "ntm", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "ntm" in proc.stdout and "train" in proc.stdout
+
+
+def test_only_lstm_baseline_commands_keep_the_default_cpu_thread_pool(tmp_path):
+    parse = cli._parser().parse_args
+    assert cli._baseline_only(parse(["train", "copy", "--model", "lstm"]))
+    assert not cli._baseline_only(parse(["train", "copy"]))
+    assert cli._baseline_only(parse(["reproduce", "--models", "lstm"]))
+    assert not cli._baseline_only(parse(["reproduce", "--models", "lstm,ntm-ff"]))
+    assert not cli._baseline_only(parse(["demo", "copy"]))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"train": {"model": "lstm"}}))
+    assert cli._baseline_only(parse(["train", "--resume", str(run)]))
+    assert not cli._baseline_only(parse(["train", "--resume", str(tmp_path / "missing")]))

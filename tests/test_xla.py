@@ -20,3 +20,25 @@ def test_compiler_options_apply_to_ntms_only():
     assert float(g(jnp.ones(()))) == 2.0 and set(g._jitted) == {False}
     # The installed XLA still knows the option (if not, compiler_options() drops it: re-measure).
     assert _xla.compiler_options() == _xla.COMPILER_OPTIONS
+
+
+def test_one_thread_cpu_client_is_made_once_before_any_computation():
+    # In a fresh process: the first call creates the client (on a Linux machine with more than one
+    # CPU), a second finds it made; computations work, and every thread may use every CPU again.
+    import subprocess
+    import sys
+
+    code = (
+        "import os, jax.numpy as jnp\n"
+        "from ntm import _xla\n"
+        "first = _xla.one_thread_cpu_client()\n"
+        "second = _xla.one_thread_cpu_client()\n"
+        "assert float(jnp.arange(4.0).sum()) == 6.0\n"
+        "cpus = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else set()\n"
+        "every = all(os.sched_getaffinity(int(t)) == cpus for t in os.listdir('/proc/self/task')) if cpus else True\n"
+        "print(first, second, len(cpus), every)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    first, second, cpus, every = out.stdout.split()
+    assert first == str(int(cpus) > 1) and second == "False" and every == "True"

@@ -701,6 +701,21 @@ def _stop_on_sigterm():
         return None
 
 
+def _baseline_only(args: argparse.Namespace) -> bool:
+    """Whether the command trains only the LSTM baseline, whose large matrix products gain from
+    JAX's default multi-threaded CPU pool (NTMs run faster with one thread: ntm._xla)."""
+    if args.command == "reproduce":
+        return args.models is not None and {m.strip() for m in args.models.split(",")} == {"lstm"}
+    if args.command != "train":
+        return False
+    if args.resume is None:
+        return args.model == "lstm"
+    try:
+        return json.loads((Path(args.resume) / "config.json").read_text())["train"]["model"] == "lstm"
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # the resume itself reports the problem
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ntm`` command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
@@ -720,6 +735,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("choose a command: train, eval, plot, show, program, view, reproduce or demo (see 'ntm --help')")
         return EXIT_USAGE
 
+    if os.environ.get("NTM_CPU_THREADS", "1") == "1" and not _baseline_only(args):
+        from ntm import _xla
+
+        _xla.one_thread_cpu_client()
     from ntm.train import RunError
 
     _enable_compilation_cache()
