@@ -710,9 +710,11 @@ def _baseline_only(args: argparse.Namespace) -> bool:
         return False
     if args.resume is None:
         return args.model == "lstm"
+    from ntm import train as T
+
     try:
-        return json.loads((Path(args.resume) / "config.json").read_text())["train"]["model"] == "lstm"
-    except (OSError, ValueError, KeyError, TypeError):
+        return T.read_config(args.resume).model == "lstm"
+    except T.RunError:
         return False  # the resume itself reports the problem
 
 

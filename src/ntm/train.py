@@ -543,21 +543,20 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
     from tqdm.auto import tqdm
 
     task = cfg.task_obj()
-    # (first step after the stage, task) per curriculum stage, then the task itself to the end.
-    stages = [(math.ceil(until / cfg.batch_size), t) for until, t in cfg.stage_tasks()]
     base_key = jax.random.fold_in(jax.random.key(cfg.seed), 1)
     eval_key = jax.random.fold_in(jax.random.key(cfg.seed), 2)
     k = cfg.steps_per_call
     total_steps = math.ceil(cfg.sequences / cfg.batch_size)
-    stages.append((total_steps, task))
+    lr_steps = cfg.lr_steps()
 
-    def stage_at(step: int) -> tuple[int, _ChunkSpec]:
-        """The last step (exclusive) of the stage ``step`` is in, and the spec of its update."""
-        stop, stage_task = next((e, t) for e, t in stages if step < e or e == total_steps)
-        spec = _ChunkSpec(
-            stage_task, cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.batch_size, k, _loss, cfg.lr_steps()
+    def spec(stage_task: _tasks.Task) -> _ChunkSpec:
+        return _ChunkSpec(
+            stage_task, cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.batch_size, k, _loss, lr_steps
         )
-        return min(stop, total_steps), spec
+
+    # (first step after the stage, its update's spec) per curriculum stage, then the task itself.
+    stages = [(min(math.ceil(until / cfg.batch_size), total_steps), spec(t)) for until, t in cfg.stage_tasks()]
+    stages.append((total_steps, spec(task)))
 
     step = start_step = int(meta["step"])
     wall = float(meta["wall_time"])
@@ -574,10 +573,10 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
     try:
         while step < total_steps and not solved:
             t0 = time.perf_counter()
-            end, spec = stage_at(step)
+            end, stage_spec = next((e, s) for e, s in stages if step < e)
             n = min(k, end - step)
             params, opt_state, stats = _chunk(
-                eqx.combine(params, static), opt_state, base_key, jnp.asarray(step), jnp.asarray(end), spec
+                eqx.combine(params, static), opt_state, base_key, jnp.asarray(step), jnp.asarray(end), stage_spec
             )
             cost = np.asarray(stats.cost)[:n]
             errors = np.asarray(stats.errors)[:n]

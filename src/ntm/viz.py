@@ -126,16 +126,17 @@ def plot_learning_curves(
     if not dirs:
         raise ValueError("plot_learning_curves: no run directories given")
     labels = list(labels) if labels is not None else run_labels(dirs)
-    tasks = sorted({_train.read_config(d).task for d in dirs})
+    configs = [_train.read_config(d) for d in dirs]
+    tasks = sorted({c.task for c in configs})
     fig = _figure(8, 4.5)
     ax = fig.add_subplot()
-    for i, (d, label) in enumerate(zip(dirs, labels)):
+    for i, (d, cfg, label) in enumerate(zip(dirs, configs, labels)):
         rows = _train.read_metrics(d)
         color = f"C{i % 10}"
         x = np.array([r["sequences"] for r in rows]) / 1000.0
         y = np.array([r["cost_bits"] for r in rows])
         ev = np.array([r["eval_cost_bits"] for r in rows])
-        curriculum = _train.read_config(d).curriculum
+        curriculum = cfg.curriculum
         if curriculum:
             end = curriculum[-1]["until"] / 1000.0
             y = np.where(x > end, y, np.nan)
