@@ -61,8 +61,15 @@ class LSTMBaseline(eqx.Module):
 
     def step(self, state: tuple, x: jax.Array) -> tuple[tuple, jax.Array, None]:
         """One step: ``x [B, I]`` -> ``(state, logits [B, O], None)``."""
+        state, h, _ = self._step_features(state, x)
+        return state, self._readout(h), None
+
+    def _step_features(self, state: tuple, x: jax.Array) -> tuple[tuple, jax.Array, None]:
         h, state = self.stack(x, state)
-        return state, self.output_layer(h), None
+        return state, h, None
+
+    def _readout(self, h: jax.Array) -> jax.Array:
+        return self.output_layer(h)
 
     def run(
         self, inputs: jax.Array, mask: jax.Array | None = None, *, return_trace: bool = False, state=None,

@@ -214,6 +214,15 @@ class NTM(eqx.Module):
         Returns:
             ``(new_state, logits [B, O], trace)``.
         """
+        state, features, trace = self._step_features(state, x)
+        return state, self._readout(features), trace
+
+    def _readout(self, features: jax.Array) -> jax.Array:
+        """Output logits from ``[..., C + R*M]`` features ``[h, r]`` (any leading axes)."""
+        return self.output_layer(features)
+
+    def _step_features(self, state: NTMState, x: jax.Array) -> tuple[NTMState, jax.Array, NTMTrace]:
+        """:meth:`step` up to the output layer: ``(new_state, [h_t, r_t] [B, C + R*M], trace)``."""
         c = self.config
         prev_reads = state.reads.reshape(state.reads.shape[0], -1)
         h, ctrl_state = self.controller(jnp.concatenate([x, prev_reads], axis=-1), state.controller)
@@ -228,7 +237,7 @@ class NTM(eqx.Module):
         read_w = addressing.address(mem[:, None], state.read_w, rp.key, rp.beta, rp.gate, rp.shift, rp.gamma)
         reads = memory.read(mem, read_w)  # [B, R, M]
 
-        logits = self.output_layer(jnp.concatenate([h, reads.reshape(reads.shape[0], -1)], axis=-1))
+        features = jnp.concatenate([h, reads.reshape(reads.shape[0], -1)], axis=-1)
         new_state = NTMState(mem, read_w, write_w, reads, ctrl_state)
         trace = NTMTrace(
             read_w=read_w, write_w=write_w, reads=reads, add=wp.add, erase=wp.erase,
@@ -236,7 +245,7 @@ class NTM(eqx.Module):
             read_gamma=rp.gamma, write_gamma=wp.gamma, read_beta=rp.beta, write_beta=wp.beta,
             memory=mem,
         )
-        return new_state, logits, trace
+        return new_state, features, trace
 
     def run(
         self,
@@ -276,7 +285,13 @@ _REMAT_POLICY = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
 
 
 def _scan(model, inputs, mask, return_trace, state, remat=True):
-    """Shared ``lax.scan`` driver for every model with ``initial_state`` and ``step``."""
+    """Shared ``lax.scan`` driver for every model with ``initial_state``, ``_step_features`` (a step
+    up to its output layer) and ``_readout`` (the output layer).
+
+    The output layer feeds nothing back into the recurrence, so it runs once on the features of
+    all steps after the scan: one matrix product over ``T * B`` rows, forward and backward, instead
+    of one small product per step.
+    """
     batch = inputs.shape[0]
     if state is None:
         state = model.initial_state(batch)
@@ -285,7 +300,7 @@ def _scan(model, inputs, mask, return_trace, state, remat=True):
     arrays, static = eqx.partition(model, eqx.is_array)
 
     def step(arrays, carry, x):
-        return eqx.combine(arrays, static).step(carry, x)
+        return eqx.combine(arrays, static)._step_features(carry, x)
 
     if remat and not return_trace:
         step = jax.checkpoint(step, policy=_REMAT_POLICY)
@@ -303,7 +318,6 @@ def _scan(model, inputs, mask, return_trace, state, remat=True):
         return new, ((y, trace) if return_trace else y)
 
     _, out = jax.lax.scan(body, state, (xs, ms))
-    if return_trace:
-        ys, trace = out
-        return jnp.swapaxes(ys, 0, 1), trace
-    return jnp.swapaxes(out, 0, 1)
+    features, trace = out if return_trace else (out, None)
+    logits = model._readout(jnp.swapaxes(features, 0, 1))  # [B, T, O]
+    return (logits, trace) if return_trace else logits
