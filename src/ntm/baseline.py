@@ -71,6 +71,12 @@ class LSTMBaseline(eqx.Module):
     def _readout(self, h: jax.Array) -> jax.Array:
         return self.output_layer(h)
 
+    def _to_carry(self, state: tuple) -> tuple:
+        return state
+
+    def _trace_out(self, trace: None) -> None:
+        return trace
+
     def run(
         self, inputs: jax.Array, mask: jax.Array | None = None, *, return_trace: bool = False, state=None,
         remat: bool = True,

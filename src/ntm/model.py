@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntm import addressing, memory
+from ntm import _columns
 from ntm.controllers import FeedForwardController, Linear, LSTMStack, init_normal, split_key
 from ntm.heads import HeadParams, head_param_size, split_head_params
 
@@ -214,28 +214,35 @@ class NTM(eqx.Module):
         Returns:
             ``(new_state, logits [B, O], trace)``.
         """
-        state, features, trace = self._step_features(state, x)
-        return state, self._readout(features), trace
+        carry, features, trace = self._step_features(self._to_carry(state), x)
+        return self._to_carry(carry), self._readout(features), self._trace_out(trace)
+
+    # Inside the scan the memory is kept transposed, [B, M, N] (see ntm._columns for why); the
+    # state and trace that callers see have it as [B, N, M].  The swap is its own inverse.
+    def _to_carry(self, state: NTMState) -> NTMState:
+        return state._replace(memory=jnp.swapaxes(state.memory, -1, -2))
+
+    def _trace_out(self, trace: NTMTrace) -> NTMTrace:
+        return trace._replace(memory=jnp.swapaxes(trace.memory, -1, -2))
 
     def _readout(self, features: jax.Array) -> jax.Array:
         """Output logits from ``[..., C + R*M]`` features ``[h, r]`` (any leading axes)."""
         return self.output_layer(features)
 
     def _step_features(self, state: NTMState, x: jax.Array) -> tuple[NTMState, jax.Array, NTMTrace]:
-        """:meth:`step` up to the output layer: ``(new_state, [h_t, r_t] [B, C + R*M], trace)``."""
+        """:meth:`step` up to the output layer: ``(new_state, [h_t, r_t] [B, C + R*M], trace)``, on
+        a state (and giving a state and trace) whose memory is transposed, ``[B, M, N]``."""
         c = self.config
         prev_reads = state.reads.reshape(state.reads.shape[0], -1)
         h, ctrl_state = self.controller(jnp.concatenate([x, prev_reads], axis=-1), state.controller)
 
         wp = self._heads(self.write_layer, h, c.write_heads, True)
-        write_w = addressing.address(
-            state.memory[:, None], state.write_w, wp.key, wp.beta, wp.gate, wp.shift, wp.gamma
-        )
-        mem = memory.write(state.memory, write_w, wp.erase, wp.add)
+        write_w = _columns.address(state.memory, state.write_w, wp.key, wp.beta, wp.gate, wp.shift, wp.gamma)
+        mem = _columns.write(state.memory, write_w, wp.erase, wp.add)  # [B, M, N]
 
         rp = self._heads(self.read_layer, h, c.read_heads, False)
-        read_w = addressing.address(mem[:, None], state.read_w, rp.key, rp.beta, rp.gate, rp.shift, rp.gamma)
-        reads = memory.read(mem, read_w)  # [B, R, M]
+        read_w = _columns.address(mem, state.read_w, rp.key, rp.beta, rp.gate, rp.shift, rp.gamma)
+        reads = _columns.read(mem, read_w)  # [B, R, M]
 
         features = jnp.concatenate([h, reads.reshape(reads.shape[0], -1)], axis=-1)
         new_state = NTMState(mem, read_w, write_w, reads, ctrl_state)
@@ -295,6 +302,7 @@ def _scan(model, inputs, mask, return_trace, state, remat=True):
     batch = inputs.shape[0]
     if state is None:
         state = model.initial_state(batch)
+    state = model._to_carry(state)
     xs = jnp.swapaxes(inputs, 0, 1)  # time-major [T, B, I]
     ms = None if mask is None else jnp.swapaxes(mask, 0, 1)
     arrays, static = eqx.partition(model, eqx.is_array)
@@ -320,4 +328,4 @@ def _scan(model, inputs, mask, return_trace, state, remat=True):
     _, out = jax.lax.scan(body, state, (xs, ms))
     features, trace = out if return_trace else (out, None)
     logits = model._readout(jnp.swapaxes(features, 0, 1))  # [B, T, O]
-    return (logits, trace) if return_trace else logits
+    return (logits, model._trace_out(trace)) if return_trace else logits
