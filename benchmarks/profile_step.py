@@ -93,7 +93,7 @@ def main() -> None:
 
     def group(name: str) -> str:
         shape = shapes[name]
-        dims = [int(d) for d in re.findall(r"\d+", shape.split("{")[0])]
+        dims = [int(d) for d in re.findall(r"\d+", shape.split("[", 1)[-1].split("]")[0])] if "[" in shape else []
         size = 1
         for d in dims:
             size *= d
