@@ -22,6 +22,20 @@ def test_compiler_options_apply_to_ntms_only():
     assert _xla.compiler_options() == _xla.COMPILER_OPTIONS
 
 
+def test_sums_over_locations_are_not_split_into_pieces():
+    # By default XLA computes a sum or maximum over more than 32 elements as an unfusable
+    # reduce-window of 32-element pieces and a second reduction; the NTMs' options turn that off.
+    def softmax(x):
+        return jax.nn.softmax(x, axis=-1)
+
+    x = jnp.zeros((4, 128))
+    default = jax.jit(softmax).lower(x).compile().as_text()
+    ntm_options = jax.jit(softmax, compiler_options=_xla.compiler_options()).lower(x).compile().as_text()
+    assert "reduce-window" in default
+    assert "reduce-window" not in ntm_options
+    assert jnp.allclose(jax.jit(softmax, compiler_options=_xla.compiler_options())(x), 1 / 128)
+
+
 def test_one_thread_cpu_client_is_made_once_before_any_computation():
     # In a fresh process: the first call creates the client (on a Linux machine with more than one
     # CPU), a second finds it made; computations work, and every thread may use every CPU again.
