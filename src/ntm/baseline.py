@@ -71,6 +71,7 @@ class LSTMBaseline(eqx.Module):
     def _readout(self, h: jax.Array) -> jax.Array:
         return self.output_layer(h)
 
+    # The hooks ntm.model._scan uses; the baseline's state and trace need no conversion.
     def _to_carry(self, state: tuple) -> tuple:
         return state
 

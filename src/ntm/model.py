@@ -293,7 +293,9 @@ _REMAT_POLICY = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
 
 def _scan(model, inputs, mask, return_trace, state, remat=True):
     """Shared ``lax.scan`` driver for every model with ``initial_state``, ``_step_features`` (a step
-    up to its output layer) and ``_readout`` (the output layer).
+    up to its output layer), ``_readout`` (the output layer), and ``_to_carry`` / ``_trace_out``
+    (from the state callers see to the one the scan carries, and from the carried layout of a
+    trace to the one callers see; identities for the LSTM baseline).
 
     The output layer feeds nothing back into the recurrence, so it runs once on the features of
     all steps after the scan: one matrix product over ``T * B`` rows, forward and backward, instead
