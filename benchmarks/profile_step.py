@@ -116,7 +116,7 @@ def main() -> None:
     for g, us in groups.most_common():
         print(f"  {g:25s} {per_update(us):7.2f} ms  {100 * us / whole:5.1f}%  "
               f"{group_ops[g] / args.repeats / t:6.1f} ops/step")
-    print(f"\nmost expensive operations (per update):")
+    print("\nmost expensive operations (per update):")
     for name, us in total.most_common(args.top):
         print(f"  {per_update(us):7.3f} ms  {count[name] / args.repeats:5.0f}x  {shapes[name][:30]:30s} {name}")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import resource
 import shutil
@@ -55,7 +56,7 @@ def main() -> None:
         with tempfile.TemporaryFile("w+") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env)
             while proc.poll() is None:
-                if first != first and _rows(out / "metrics.csv") >= 1:
+                if math.isnan(first) and _rows(out / "metrics.csv") >= 1:
                     first = time.perf_counter() - t0
                 time.sleep(0.02)
             wall = time.perf_counter() - t0

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from ntm.addressing import _NORM_EPS, interpolate, sharpen, shift
+from ntm.memory import _product
 
 __all__ = ["cosine_similarity", "address", "write", "read"]
 
@@ -72,13 +73,6 @@ def address(mt, w_prev, key, beta, gate, s, gamma):
 def _erase_factors(w, erase):
     """``1 - e_h(j) w_h(i)`` for every head h: a list of H arrays ``[B, M, N]``."""
     return [1.0 - erase[:, h, :, None] * w[:, h, None, :] for h in range(w.shape[1])]
-
-
-def _product(arrays):
-    out = arrays[0]
-    for a in arrays[1:]:
-        out = out * a
-    return out
 
 
 @jax.custom_vjp
