@@ -24,7 +24,7 @@ import time
 START = time.perf_counter()
 
 
-def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threads: bool) -> dict:
+def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threads: bool, one_device: bool) -> dict:
     import resource
 
     import equinox as eqx
@@ -34,13 +34,16 @@ def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threa
     from ntm import _xla
     from ntm import train as T
 
-    if not all_threads:  # as the ntm command does
-        _xla.one_thread_cpu_client()
+    if not all_threads:  # as the ntm command does: a device per core that the batch can be split over
+        cores = 1 if one_device else _xla.cpu_count()
+        _xla.one_thread_cpu_client(max(d for d in range(1, cores + 1) if batch_size % d == 0))
 
     cfg = T.TrainConfig(task="copy", model=model, preset="paper", batch_size=batch_size).resolved()
     params, static, optimizer, opt_state = T._build(cfg)
     steps = max(1, seqs_per_call // batch_size)
-    chunk = T._make_chunk(static, cfg.task_obj(), optimizer, batch_size, steps, jax.random.key(0))
+    devices = T.data_parallel_devices(batch_size)  # as ntm train does
+    params, opt_state = T._replicate((params, opt_state), devices)
+    chunk = T._make_chunk(static, cfg.task_obj(), optimizer, batch_size, steps, jax.random.key(0), devices)
     params, opt_state, stats = chunk(params, opt_state, jnp.asarray(0))
     jax.block_until_ready(stats)
     first_update = time.perf_counter() - START
@@ -54,7 +57,7 @@ def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threa
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "model": model, "batch_size": batch_size, "seq_per_s": steps * batch_size / med,
-        "step_ms": 1e3 * med / steps, "first_update_s": first_update, "peak_mib": peak_mib,
+        "step_ms": 1e3 * med / steps, "devices": devices, "first_update_s": first_update, "peak_mib": peak_mib,
         "params": sum(x.size for x in jax.tree_util.tree_leaves(eqx.filter(params, eqx.is_array))),
     }
 
@@ -67,19 +70,23 @@ def main() -> None:
     p.add_argument("--seqs-per-call", type=int, default=256, help="sequences per jitted call (as ntm train)")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     p.add_argument("--all-threads", action="store_true",
-                   help="JAX's default CPU thread pool instead of the one-thread pool the ntm command uses")
+                   help="JAX's default CPU client (one device, a thread per core), as the ntm command uses for "
+                        "the LSTM baseline alone, instead of the NTMs' one thread per device")
+    p.add_argument("--one-device", action="store_true",
+                   help="one CPU device: no splitting of each batch across the cores (the ntm command splits it)")
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
         model, b = args.one.split(":")
-        print(json.dumps(one(model, int(b), args.repeats, args.seqs_per_call, args.all_threads)))
+        print(json.dumps(one(model, int(b), args.repeats, args.seqs_per_call, args.all_threads, args.one_device)))
         return
     rows = []
     for model in args.models.split(","):
         for b in map(int, args.batch_sizes.split(",")):
             out = subprocess.run(
                 [sys.executable, __file__, "--one", f"{model}:{b}", "--repeats", str(args.repeats),
-                 "--seqs-per-call", str(args.seqs_per_call), *(["--all-threads"] if args.all_threads else [])],
+                 "--seqs-per-call", str(args.seqs_per_call), *(["--all-threads"] if args.all_threads else []),
+                 *(["--one-device"] if args.one_device else [])],
                 capture_output=True, text=True, env=os.environ,
             )
             if out.returncode != 0:
@@ -89,7 +96,7 @@ def main() -> None:
             rows.append(row)
             if not args.json:
                 print(f"{row['model']:9s} batch {row['batch_size']:4d}: {row['seq_per_s']:8.0f} seq/s  "
-                      f"({row['step_ms']:7.2f} ms/update)  first update {row['first_update_s']:5.1f} s  "
+                      f"({row['step_ms']:7.2f} ms/update, {row['devices']} device(s))  first update {row['first_update_s']:5.1f} s  "
                       f"peak {row['peak_mib']:6.0f} MiB", flush=True)
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -38,15 +38,18 @@ def test_sums_over_locations_are_not_split_into_pieces():
 
 def test_one_thread_cpu_client_is_made_once_before_any_computation():
     # In a fresh process: the first call creates the client (on a Linux machine with more than one
-    # CPU), a second finds it made; computations work, and every thread may use every CPU again.
+    # CPU) with the two devices asked for, a second finds it made; computations work, and every
+    # thread may use every CPU again.
     import subprocess
     import sys
 
     code = (
         "import os, jax.numpy as jnp\n"
         "from ntm import _xla\n"
-        "first = _xla.one_thread_cpu_client()\n"
-        "second = _xla.one_thread_cpu_client()\n"
+        "first = _xla.one_thread_cpu_client(2)\n"
+        "second = _xla.one_thread_cpu_client(1)\n"
+        "import jax\n"
+        "assert jax.device_count() == (2 if first else 1), jax.devices()\n"
         "assert float(jnp.arange(4.0).sum()) == 6.0\n"
         "cpus = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else set()\n"
         "every = all(os.sched_getaffinity(int(t)) == cpus for t in os.listdir('/proc/self/task')) if cpus else True\n"

@@ -701,6 +701,34 @@ def _stop_on_sigterm():
         return None
 
 
+def _cpu_devices(args: argparse.Namespace) -> int:
+    """How many CPU devices to create: as many as the training batch can be split over (one per
+    core at most; ntm.train.data_parallel_devices), and one for a command that does not train or a
+    batch that does not split (a program on one device of a many-device client runs slower)."""
+    from ntm import _xla
+
+    cores = _xla.cpu_count()
+    if args.command == "reproduce":
+        batch = 8  # the default preset's batch, which every cell uses
+    elif args.command == "train":
+        from ntm import train as T
+
+        if args.resume is not None:
+            try:
+                batch = T.read_config(args.resume).batch_size
+            except T.RunError:
+                return 1  # the resume itself reports the problem
+        elif args.batch_size is not None:
+            batch = args.batch_size
+        else:
+            batch = 1 if args.preset == "paper" else T._DEFAULT_BATCH
+    else:
+        return 1
+    if not isinstance(batch, int) or batch < 1:
+        return 1  # a bad batch is reported by the command
+    return max(d for d in range(1, cores + 1) if batch % d == 0)
+
+
 def _baseline_only(args: argparse.Namespace) -> bool:
     """Whether the command trains only the LSTM baseline, whose large matrix products gain from
     JAX's default multi-threaded CPU pool (NTMs run faster with one thread: ntm._xla)."""
@@ -740,7 +768,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("NTM_CPU_THREADS", "1") == "1" and not _baseline_only(args):
         from ntm import _xla
 
-        _xla.one_thread_cpu_client()
+        _xla.one_thread_cpu_client(_cpu_devices(args))
     from ntm.train import RunError
 
     _enable_compilation_cache()

@@ -11,7 +11,9 @@ A run directory holds:
   second, updates skipped for a non-finite loss or gradient); TensorBoard event files beside it.
 
 Training data is sampled on the device inside the jitted update, and ``steps_per_call`` updates run
-per call under ``lax.scan``, so the host only sees the loop every few hundred sequences.  Every call
+per call under ``lax.scan``, so the host only sees the loop every few hundred sequences.  Where JAX
+has several devices (the ``ntm`` command makes one CPU device per core), each update's batch is
+split across them and their gradients averaged (:func:`data_parallel_devices`).  Every call
 has the same shape (steps past the end of the budget are no-ops), so a run compiles its update once,
 and runs with equal settings in one process (a resume, another seed) share that compilation.
 """
@@ -43,6 +45,7 @@ __all__ = [
     "resume",
     "load_run",
     "read_config",
+    "data_parallel_devices",
     "read_metrics",
     "RunError",
 ]
@@ -253,6 +256,57 @@ def _loss(params, static, batch: _tasks.Batch):
     return jnp.mean(cost), jnp.mean(errors)
 
 
+def data_parallel_devices(batch_size: int) -> int:
+    """How many devices share each update: the largest number of JAX's local devices (of the
+    default backend) that divides ``batch_size``.  1 with a single device, as JAX has by default.
+
+    Each device takes an equal, contiguous share of the batch that one device would have drawn,
+    and the devices average their costs and gradients with one all-reduce per update; every device
+    then applies the same update to its copy of the parameters.  The data and the mathematics are
+    those of the whole batch on one device; only the order of the float additions in the batch
+    mean changes.  On a 2-core CPU with a device per core this trains the NTM-FF 1.3-2.2x faster
+    at batches 2-128 (README, speed).
+    """
+    n = jax.local_device_count()
+    return max(d for d in range(1, n + 1) if batch_size % d == 0)
+
+
+def _split_batch(fn: Callable, devices: int) -> Callable:
+    """``fn(params, batch) -> tree of batch means``, computed with the batch split over ``devices``
+    devices: each computes ``fn`` on its share, and the shares' results are averaged with a single
+    all-reduce (the tree flattened into one vector: each separate all-reduce costs about 0.1 ms on
+    a CPU).  ``fn`` itself for one device."""
+    if devices == 1:
+        return fn
+    from jax.flatten_util import ravel_pytree
+    from jax.sharding import Mesh, PartitionSpec
+
+    mesh = Mesh(np.array(jax.local_devices()[:devices]), ("batch",))
+
+    def share(params, batch):
+        flat, unravel = ravel_pytree(fn(params, batch))
+        return unravel(jax.lax.pmean(flat, "batch"))
+
+    # check_vma=False: the model's scan carries start from the (replicated) parameters and become
+    # per-device values, which the varying-axes check would reject; the results are replicated by
+    # the pmean.
+    return jax.shard_map(
+        share, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("batch")), out_specs=PartitionSpec(),
+        check_vma=False,
+    )
+
+
+def _replicate(tree, devices: int):
+    """``tree`` copied to each of the first ``devices`` devices (as the split update returns it), so
+    the first call compiles for the layout every later call sees."""
+    if devices == 1:
+        return tree
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(jax.local_devices()[:devices]), ("batch",))
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
 class _ChunkSpec(NamedTuple):
     """Everything static about the compiled update: equal specs share one compilation per process.
 
@@ -269,15 +323,22 @@ class _ChunkSpec(NamedTuple):
     num_steps: int
     loss: Callable
     lr_steps: tuple[tuple[int, float], ...] = ()
+    devices: int = 1  # the batch is split over this many devices (data_parallel_devices)
 
 
-def _steps(params, static, opt_state, optimizer, task, batch_size: int, loss, base_key, steps, end):
-    """The traced body of a chunk: one update per entry of ``steps`` (``[K]``), no-ops from ``end`` on."""
+def _steps(params, static, opt_state, optimizer, task, batch_size: int, loss, base_key, steps, end, devices=1):
+    """The traced body of a chunk: one update per entry of ``steps`` (``[K]``), no-ops from ``end`` on,
+    each with its batch split over ``devices`` devices."""
+
+    def cost_and_grads(params, batch):
+        return jax.value_and_grad(loss, has_aux=True)(params, static, batch)
+
+    cost_and_grads = _split_batch(cost_and_grads, devices)
 
     def apply(carry, step):
         params, opt_state = carry
         batch = task.sample(jax.random.fold_in(base_key, step), batch_size)
-        (cost, errors), grads = jax.value_and_grad(loss, has_aux=True)(params, static, batch)
+        (cost, errors), grads = cost_and_grads(params, batch)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         finite = jnp.isfinite(cost) & opt_state.last_finite
@@ -307,26 +368,32 @@ def _chunk(model, opt_state, base_key, start, end, spec: _ChunkSpec):
     params, static = eqx.partition(model, model.trainable_filter())
     optimizer = make_optimizer(spec.optimizer, spec.learning_rate, spec.grad_clip, spec.lr_steps)
     steps = start + jnp.arange(spec.num_steps)
-    return _steps(params, static, opt_state, optimizer, spec.task, spec.batch_size, spec.loss, base_key, steps, end)
+    return _steps(
+        params, static, opt_state, optimizer, spec.task, spec.batch_size, spec.loss, base_key, steps, end, spec.devices
+    )
 
 
-def _make_chunk(static, task, optimizer, batch_size: int, num_steps: int, base_key):
+def _make_chunk(static, task, optimizer, batch_size: int, num_steps: int, base_key, devices: int = 1):
     """``chunk(params, opt_state, start) -> (params, opt_state, stats)``: ``num_steps`` updates from
-    step ``start``, jitted on its own (the benchmarks time this; the training loop uses ``_chunk``)."""
+    step ``start``, jitted on its own (the benchmarks time this; the training loop uses ``_chunk``).
+    With ``devices > 1``, pass parameters and optimiser state through :func:`_replicate` first."""
 
     @_xla.jit
     def chunk(params, opt_state, start):
         steps = start + jnp.arange(num_steps)
-        return _steps(params, static, opt_state, optimizer, task, batch_size, _loss, base_key, steps, steps[-1] + 1)
+        return _steps(
+            params, static, opt_state, optimizer, task, batch_size, _loss, base_key, steps, steps[-1] + 1, devices
+        )
 
     return chunk
 
 
 @_xla.jit(filter=True)
-def _evaluate(model, key, task: _tasks.Task, batch_size: int, loss: Callable):
-    """Mean cost (bits per sequence) and bit errors on one fresh batch from the training range."""
+def _evaluate(model, key, task: _tasks.Task, batch_size: int, loss: Callable, devices: int = 1):
+    """Mean cost (bits per sequence) and bit errors on one fresh batch from the training range,
+    split over ``devices`` devices as the training batches are."""
     params, static = eqx.partition(model, model.trainable_filter())
-    return loss(params, static, task.sample(key, batch_size))
+    return _split_batch(lambda p, batch: loss(p, static, batch), devices)(params, task.sample(key, batch_size))
 
 
 def _skip_runs(previous: int, finite: np.ndarray) -> tuple[int, int]:
@@ -548,10 +615,13 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
     k = cfg.steps_per_call
     total_steps = math.ceil(cfg.sequences / cfg.batch_size)
     lr_steps = cfg.lr_steps()
+    devices = data_parallel_devices(cfg.batch_size)
+    eval_devices = data_parallel_devices(cfg.eval_batch) if devices > 1 else 1
+    params, opt_state = _replicate((params, opt_state), devices)
 
     def spec(stage_task: _tasks.Task) -> _ChunkSpec:
         return _ChunkSpec(
-            stage_task, cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.batch_size, k, _loss, lr_steps
+            stage_task, cfg.optimizer, cfg.learning_rate, cfg.grad_clip, cfg.batch_size, k, _loss, lr_steps, devices
         )
 
     # (first step after the stage, its update's spec) per curriculum stage, then the task itself.
@@ -587,7 +657,8 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
             if seqs >= next_eval or step >= total_steps:
                 next_eval = (seqs // cfg.eval_every + 1) * cfg.eval_every
                 ec, _ = _evaluate(
-                    eqx.combine(params, static), jax.random.fold_in(eval_key, step), task, cfg.eval_batch, _loss
+                    eqx.combine(params, static), jax.random.fold_in(eval_key, step), task, cfg.eval_batch, _loss,
+                    eval_devices,
                 )
                 eval_cost = float(ec)
                 row_eval = eval_cost
@@ -631,6 +702,8 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
         stop_reason = "solved"
     if out is not None and step != start_step:  # a run with nothing left to do leaves its files alone
         _save(out, params, opt_state, step, step * cfg.batch_size, wall, eval_cost)
+    if devices > 1:  # the model callers get lives on one device, as any other array they make
+        params = jax.device_put(params, jax.local_devices()[0])
     return TrainResult(
         eqx.combine(params, static), cfg, step * cfg.batch_size, wall, eval_cost, solved, stop_reason
     )
