@@ -148,6 +148,32 @@ def test_a_learning_rate_schedule_takes_effect_from_its_update_and_resumes_exact
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_evaluation_compiles_in_the_background_for_the_program_the_loop_runs(tmp_path, monkeypatch):
+    import threading
+
+    calls = []  # (thread name, what decides the compiled program) per evaluation
+    real = T._evaluate
+
+    def evaluate(model, key, task, batch_size, loss, devices=1):
+        arrays = [(x.shape, x.dtype) for x in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array))]
+        calls.append((threading.current_thread().name, arrays, key.shape, task, batch_size, loss, devices))
+        return real(model, key, task, batch_size, loss, devices)
+
+    monkeypatch.setattr(T, "_evaluate", evaluate)
+    result = T.train(tiny(sequences=64), tmp_path / "run", progress=False)
+    warm = [c for c in calls if c[0] == "ntm-warm-up"]
+    loop = [c for c in calls if c[0] != "ntm-warm-up"]
+    assert len(warm) == 1 and len(loop) == 1  # the run's one evaluation, at its end
+    assert warm[0][1:] == loop[0][1:]
+    assert [r["eval_cost_bits"] for r in T.read_metrics(tmp_path / "run") if r["eval_cost_bits"] != ""][-1] == (
+        pytest.approx(result.eval_cost)
+    )
+    # A run with nothing left to do starts no evaluation.
+    calls.clear()
+    T.resume(tmp_path / "run", progress=False)
+    assert calls == []
+
+
 def test_checkpoint_keeps_scalar_shapes(tmp_path):
     # The optimiser's counters are 0-d arrays; they must come back 0-d, or resuming fails.
     cfg = tiny().resolved()

@@ -24,6 +24,7 @@ import csv
 import dataclasses
 import json
 import math
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -634,6 +635,16 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
     skipped_run = 0
     solved = eval_cost is not None and cfg.target_cost is not None and eval_cost < cfg.target_cost
     writer = _writer(out) if step < total_steps and not solved else None  # (it creates a file)
+    # The evaluation compiles in a thread of its own while the first training call compiles and
+    # runs (XLA compiles without holding the GIL), instead of holding up training at the first
+    # evaluation; its result, on the initial parameters, is not used.
+    warm_up = (
+        _in_background(
+            _evaluate, eqx.combine(params, static), eval_key, task, cfg.eval_batch, _loss, eval_devices
+        )
+        if step < total_steps and not solved
+        else None
+    )
     bar = tqdm(
         total=total_steps * cfg.batch_size, initial=min(step, total_steps) * cfg.batch_size, unit="seq",
         disable=not progress, dynamic_ncols=True, desc=f"{cfg.task} {cfg.model}",
@@ -655,6 +666,9 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
             seqs = step * cfg.batch_size
             row_eval = ""
             if seqs >= next_eval or step >= total_steps:
+                if warm_up is not None:
+                    warm_up.join()
+                    warm_up = None
                 next_eval = (seqs // cfg.eval_every + 1) * cfg.eval_every
                 ec, _ = _evaluate(
                     eqx.combine(params, static), jax.random.fold_in(eval_key, step), task, cfg.eval_batch, _loss,
@@ -698,6 +712,8 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
         bar.close()
         if writer is not None:
             writer.close()
+        if warm_up is not None:
+            warm_up.join()
     if solved:
         stop_reason = "solved"
     if out is not None and step != start_step:  # a run with nothing left to do leaves its files alone
@@ -707,6 +723,21 @@ def _loop(cfg: TrainConfig, out: Path | None, params, static, opt_state, meta, p
     return TrainResult(
         eqx.combine(params, static), cfg, step * cfg.batch_size, wall, eval_cost, solved, stop_reason
     )
+
+
+def _in_background(fn: Callable, *args) -> threading.Thread:
+    """``fn(*args)`` started in a daemon thread, its result and any exception dropped (a real call
+    later raises the same error where it can be reported)."""
+
+    def call():
+        try:
+            jax.block_until_ready(fn(*args))
+        except Exception:  # noqa: BLE001 -- reported by the real call
+            pass
+
+    thread = threading.Thread(target=call, name="ntm-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _save(out: Path, params, opt_state, step: int, seqs: int, wall: float, eval_cost) -> None:
