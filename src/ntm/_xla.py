@@ -103,7 +103,7 @@ def one_thread_cpu_client(devices: int = 1) -> bool:
 
     The other cores are better used as devices of their own: with ``devices=2`` on 2 cores,
     training splits each batch across the two (:func:`ntm.train.data_parallel_devices`), which is
-    1.3-2.2x faster at batches 2-128.  A program that runs on one device of such a client is
+    1.3-1.8x faster at batches 8-128.  A program that runs on one device of such a client is
     slower than on a one-device client, though (its pool has two threads: batch 1, 1.4x), so the
     ``ntm`` command asks for more than one device only when it trains with a batch it can split.
     A device count chosen beforehand (``jax_num_cpu_devices``, or

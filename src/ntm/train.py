@@ -265,8 +265,8 @@ def data_parallel_devices(batch_size: int) -> int:
     and the devices average their costs and gradients with one all-reduce per update; every device
     then applies the same update to its copy of the parameters.  The data and the mathematics are
     those of the whole batch on one device; only the order of the float additions in the batch
-    mean changes.  On a 2-core CPU with a device per core this trains the NTM-FF 1.3-2.2x faster
-    at batches 2-128 (README, speed).
+    mean changes.  On a 2-core CPU with a device per core this trains the NTM-FF 1.3-1.8x faster
+    at batches 8-128 (README, speed).
     """
     n = jax.local_device_count()
     return max(d for d in range(1, n + 1) if batch_size % d == 0)
