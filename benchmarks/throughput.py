@@ -36,7 +36,7 @@ def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threa
 
     if not all_threads:  # as the ntm command does: a device per core that the batch can be split over
         cores = 1 if one_device else _xla.cpu_count()
-        _xla.one_thread_cpu_client(max(d for d in range(1, cores + 1) if batch_size % d == 0))
+        _xla.one_thread_cpu_client(_xla.split_count(batch_size, cores))
 
     cfg = T.TrainConfig(task="copy", model=model, preset="paper", batch_size=batch_size).resolved()
     params, static, optimizer, opt_state = T._build(cfg)

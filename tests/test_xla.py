@@ -59,3 +59,9 @@ def test_one_thread_cpu_client_is_made_once_before_any_computation():
     assert out.returncode == 0, out.stderr
     first, second, cpus, every = out.stdout.split()
     assert first == str(int(cpus) > 1) and second == "False" and every == "True"
+
+
+def test_split_count_is_the_largest_even_share():
+    assert [_xla.split_count(b, 2) for b in (1, 2, 3, 8, 32)] == [1, 2, 1, 2, 2]
+    assert [_xla.split_count(b, 4) for b in (6, 7, 9, 12)] == [3, 1, 3, 4]
+    assert _xla.split_count(12, 8) == 6 and _xla.split_count(5, 1) == 1

@@ -20,7 +20,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-__all__ = ["COMPILER_OPTIONS", "compiler_options", "cpu_count", "jit", "one_thread_cpu_client"]
+__all__ = ["COMPILER_OPTIONS", "compiler_options", "cpu_count", "jit", "one_thread_cpu_client", "split_count"]
 
 COMPILER_OPTIONS: dict[str, Any] = {
     "xla_cpu_experimental_ynn_fusion_type": "",
@@ -80,6 +80,11 @@ def jit(fun: Callable | None = None, *, filter: bool = False, **kwargs):
     if fun is None:
         return lambda f: _LazyJit(f, filter, kwargs)
     return _LazyJit(fun, filter, kwargs)
+
+
+def split_count(batch_size: int, devices: int) -> int:
+    """The largest number of devices, at most ``devices``, that share ``batch_size`` equally."""
+    return max(d for d in range(1, devices + 1) if batch_size % d == 0)
 
 
 def cpu_count() -> int:

@@ -709,7 +709,9 @@ def _cpu_devices(args: argparse.Namespace) -> int:
 
     cores = _xla.cpu_count()
     if args.command == "reproduce":
-        batch = 8  # the default preset's batch, which every cell uses
+        from ntm import train as T
+
+        batch = T._DEFAULT_BATCH  # every cell trains with the default preset's batch
     elif args.command == "train":
         from ntm import train as T
 
@@ -726,7 +728,7 @@ def _cpu_devices(args: argparse.Namespace) -> int:
         return 1
     if not isinstance(batch, int) or batch < 1:
         return 1  # a bad batch is reported by the command
-    return max(d for d in range(1, cores + 1) if batch % d == 0)
+    return _xla.split_count(batch, cores)
 
 
 def _baseline_only(args: argparse.Namespace) -> bool:
