@@ -7,8 +7,12 @@ with ``steps_per_call`` updates per jitted call as ``ntm train`` does.
     python benchmarks/throughput.py                       # the full table
     python benchmarks/throughput.py --models ntm-ff --batch-sizes 1,32 --repeats 7
 
-Prints one row per (model, batch size): median sequences/s over the repeats, the time from process
-start to the first finished update (import + trace + compile + first call), and peak RSS.
+Prints one row per (model, batch size): median sequences/s over the repeats, the number of devices
+the batch was split over, the time from process start to the first finished update (import + trace
++ compile + first call), and peak RSS.  Each configuration runs as ``ntm train`` runs it: one thread
+per CPU device, and the batch split over one device per core where it divides evenly
+(``--one-device`` keeps it on one; ``--all-threads`` gives JAX's default client instead, on which
+the LSTM baseline always runs, as ``ntm train --model lstm`` runs it).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threa
     from ntm import _xla
     from ntm import train as T
 
+    if model == "lstm":  # the ntm command trains the LSTM baseline alone on JAX's default client
+        all_threads = True
     if not all_threads:  # as the ntm command does: a device per core that the batch can be split over
         cores = 1 if one_device else _xla.cpu_count()
         _xla.one_thread_cpu_client(_xla.split_count(batch_size, cores))
@@ -70,8 +76,8 @@ def main() -> None:
     p.add_argument("--seqs-per-call", type=int, default=256, help="sequences per jitted call (as ntm train)")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     p.add_argument("--all-threads", action="store_true",
-                   help="JAX's default CPU client (one device, a thread per core), as the ntm command uses for "
-                        "the LSTM baseline alone, instead of the NTMs' one thread per device")
+                   help="NTMs on JAX's default CPU client (one device, a thread per core) instead of one thread "
+                        "per device (the LSTM baseline always runs there, as the ntm command runs it)")
     p.add_argument("--one-device", action="store_true",
                    help="one CPU device: no splitting of each batch across the cores (the ntm command splits it)")
     p.add_argument("--one", help=argparse.SUPPRESS)
