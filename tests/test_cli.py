@@ -369,13 +369,18 @@ def test_python_dash_m_ntm_and_the_lazy_submodules():
 
 def test_only_lstm_baseline_commands_keep_the_default_cpu_thread_pool(tmp_path):
     parse = cli._parser().parse_args
-    assert cli._baseline_only(parse(["train", "copy", "--model", "lstm"]))
-    assert not cli._baseline_only(parse(["train", "copy"]))
-    assert cli._baseline_only(parse(["reproduce", "--models", "lstm"]))
-    assert not cli._baseline_only(parse(["reproduce", "--models", "lstm,ntm-ff"]))
-    assert not cli._baseline_only(parse(["demo", "copy"]))
+
+    def plan(argv):  # what the command will train, as main reads it before JAX starts
+        return cli._training_plan(parse(argv))
+
+    assert cli._baseline_only(plan(["train", "copy", "--model", "lstm"]))
+    assert not cli._baseline_only(plan(["train", "copy"]))
+    assert cli._baseline_only(plan(["reproduce", "--models", "lstm"]))
+    assert not cli._baseline_only(plan(["reproduce", "--models", "lstm,ntm-ff"]))
+    assert not cli._baseline_only(plan(["reproduce"]))  # every model
+    assert not cli._baseline_only(plan(["demo", "copy"]))
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"train": {"model": "lstm"}}))
-    assert cli._baseline_only(parse(["train", "--resume", str(run)]))
-    assert not cli._baseline_only(parse(["train", "--resume", str(tmp_path / "missing")]))
+    assert cli._baseline_only(plan(["train", "--resume", str(run)]))
+    assert not cli._baseline_only(plan(["train", "--resume", str(tmp_path / "missing")]))

@@ -110,16 +110,20 @@ def test_the_ntm_command_makes_as_many_cpu_devices_as_the_training_batch_splits_
     from ntm import _xla
 
     parse = cli._parser().parse_args
+
+    def plan(argv):  # what the command will train, as main reads it before JAX starts
+        return cli._training_plan(parse(argv))
+
     monkeypatch.setattr(_xla, "cpu_count", lambda: 2)
-    assert cli._cpu_devices(parse(["train", "copy"])) == 2  # the default batch, 8
-    assert cli._cpu_devices(parse(["train", "copy", "--batch-size", "3"])) == 1
-    assert cli._cpu_devices(parse(["train", "copy", "--preset", "paper"])) == 1  # the paper's batch of 1
-    assert cli._cpu_devices(parse(["reproduce", "--tasks", "copy"])) == 2
-    assert cli._cpu_devices(parse(["demo", "copy"])) == 1
+    assert cli._cpu_devices(plan(["train", "copy"])) == 2  # the default batch, 8
+    assert cli._cpu_devices(plan(["train", "copy", "--batch-size", "3"])) == 1
+    assert cli._cpu_devices(plan(["train", "copy", "--preset", "paper"])) == 1  # the paper's batch of 1
+    assert cli._cpu_devices(plan(["reproduce", "--tasks", "copy"])) == 2
+    assert cli._cpu_devices(plan(["demo", "copy"])) == 1
     monkeypatch.setattr(_xla, "cpu_count", lambda: 4)
-    assert cli._cpu_devices(parse(["train", "copy", "--batch-size", "6"])) == 3
+    assert cli._cpu_devices(plan(["train", "copy", "--batch-size", "6"])) == 3
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"train": {"task": "copy", "model": "ntm-ff", "batch_size": 4}}))
-    assert cli._cpu_devices(parse(["train", "--resume", str(run)])) == 4
-    assert cli._cpu_devices(parse(["train", "--resume", str(tmp_path / "missing")])) == 1
+    assert cli._cpu_devices(plan(["train", "--resume", str(run)])) == 4
+    assert cli._cpu_devices(plan(["train", "--resume", str(tmp_path / "missing")])) == 1

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 __all__ = ["main"]
 
@@ -701,51 +701,54 @@ def _stop_on_sigterm():
         return None
 
 
-def _cpu_devices(args: argparse.Namespace) -> int:
+class _Plan(NamedTuple):
+    """What a command trains: the models, and the batch size (None where it is not known)."""
+
+    models: frozenset[str]
+    batch_size: int | None
+
+
+def _training_plan(args: argparse.Namespace) -> _Plan | None:
+    """What the command will train, read before JAX starts (a resumed run's config is read once);
+    None for a command that trains nothing, or a resume whose config cannot be read (the command
+    itself reports that)."""
+    from ntm import presets
+    from ntm import train as T
+
+    if args.command == "reproduce":
+        models = presets.MODELS if args.models is None else [m.strip() for m in args.models.split(",")]
+        return _Plan(frozenset(models), T._DEFAULT_BATCH)  # every cell trains with the default preset's batch
+    if args.command != "train":
+        return None
+    if args.resume is not None:
+        try:
+            cfg = T.read_config(args.resume)
+        except T.RunError:
+            return None
+        return _Plan(frozenset([cfg.model]), cfg.batch_size)
+    if args.batch_size is not None:
+        batch = args.batch_size
+    else:
+        batch = 1 if args.preset == "paper" else T._DEFAULT_BATCH
+    return _Plan(frozenset([args.model or "ntm-ff"]), batch)
+
+
+def _cpu_devices(plan: _Plan | None) -> int:
     """How many CPU devices to create: as many as the training batch can be split over (one per
     core at most; ntm.train.data_parallel_devices), and one for a command that does not train or a
     batch that does not split (a program on one device of a many-device client runs slower)."""
     from ntm import _xla
 
-    cores = _xla.cpu_count()
-    if args.command == "reproduce":
-        from ntm import train as T
-
-        batch = T._DEFAULT_BATCH  # every cell trains with the default preset's batch
-    elif args.command == "train":
-        from ntm import train as T
-
-        if args.resume is not None:
-            try:
-                batch = T.read_config(args.resume).batch_size
-            except T.RunError:
-                return 1  # the resume itself reports the problem
-        elif args.batch_size is not None:
-            batch = args.batch_size
-        else:
-            batch = 1 if args.preset == "paper" else T._DEFAULT_BATCH
-    else:
-        return 1
+    batch = None if plan is None else plan.batch_size
     if not isinstance(batch, int) or batch < 1:
-        return 1  # a bad batch is reported by the command
-    return _xla.split_count(batch, cores)
+        return 1  # no training, or a bad batch, which the command reports
+    return _xla.split_count(batch, _xla.cpu_count())
 
 
-def _baseline_only(args: argparse.Namespace) -> bool:
+def _baseline_only(plan: _Plan | None) -> bool:
     """Whether the command trains only the LSTM baseline, whose large matrix products gain from
     JAX's default multi-threaded CPU pool (NTMs run faster with one thread: ntm._xla)."""
-    if args.command == "reproduce":
-        return args.models is not None and {m.strip() for m in args.models.split(",")} == {"lstm"}
-    if args.command != "train":
-        return False
-    if args.resume is None:
-        return args.model == "lstm"
-    from ntm import train as T
-
-    try:
-        return T.read_config(args.resume).model == "lstm"
-    except T.RunError:
-        return False  # the resume itself reports the problem
+    return plan is not None and plan.models == {"lstm"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -767,10 +770,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("choose a command: train, eval, plot, show, program, view, reproduce or demo (see 'ntm --help')")
         return EXIT_USAGE
 
-    if os.environ.get("NTM_CPU_THREADS", "1") == "1" and not _baseline_only(args):
-        from ntm import _xla
+    if os.environ.get("NTM_CPU_THREADS", "1") == "1":
+        plan = _training_plan(args)
+        if not _baseline_only(plan):
+            from ntm import _xla
 
-        _xla.one_thread_cpu_client(_cpu_devices(args))
+            _xla.one_thread_cpu_client(_cpu_devices(plan))
     from ntm.train import RunError
 
     _enable_compilation_cache()
