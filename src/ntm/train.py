@@ -279,9 +279,7 @@ def _split_batch(fn: Callable, devices: int) -> Callable:
     if devices == 1:
         return fn
     from jax.flatten_util import ravel_pytree
-    from jax.sharding import Mesh, PartitionSpec
-
-    mesh = Mesh(np.array(jax.local_devices()[:devices]), ("batch",))
+    from jax.sharding import PartitionSpec
 
     def share(params, batch):
         flat, unravel = ravel_pytree(fn(params, batch))
@@ -291,7 +289,7 @@ def _split_batch(fn: Callable, devices: int) -> Callable:
     # per-device values, which the varying-axes check would reject; the results are replicated by
     # the pmean.
     return jax.shard_map(
-        share, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("batch")), out_specs=PartitionSpec(),
+        share, mesh=_batch_mesh(devices), in_specs=(PartitionSpec(), PartitionSpec("batch")), out_specs=PartitionSpec(),
         check_vma=False,
     )
 
@@ -301,10 +299,16 @@ def _replicate(tree, devices: int):
     the first call compiles for the layout every later call sees."""
     if devices == 1:
         return tree
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    from jax.sharding import NamedSharding, PartitionSpec
 
-    mesh = Mesh(np.array(jax.local_devices()[:devices]), ("batch",))
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+    return jax.device_put(tree, NamedSharding(_batch_mesh(devices), PartitionSpec()))
+
+
+def _batch_mesh(devices: int):
+    """The first ``devices`` local devices, as a mesh with one axis, ``"batch"``."""
+    from jax.sharding import Mesh
+
+    return Mesh(np.array(jax.local_devices()[:devices]), ("batch",))
 
 
 class _ChunkSpec(NamedTuple):
