@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from ntm.addressing import _NORM_EPS, interpolate, sharpen, shift
-from ntm.memory import _product
+from ntm.memory import _erase_gradients, _product
 
 __all__ = ["cosine_similarity", "address", "write", "read"]
 
@@ -91,12 +91,9 @@ def _write_fwd(mt, w, erase, add):
 
 def _write_bwd(residuals, g):
     mt, w, erase, add = residuals
-    factors = _erase_factors(w, erase)
-    d_mt = g * _product(factors)
-    g_mem = g * mt
+    d_mt, g_keeps = _erase_gradients(g, mt, _erase_factors(w, erase))
     d_w, d_erase, d_add = [], [], []
-    for h in range(w.shape[1]):
-        g_keep = _product([g_mem] + [f for j, f in enumerate(factors) if j != h])  # dL/dkeep_h
+    for h, g_keep in enumerate(g_keeps):
         d_w.append(jnp.sum(g * add[:, h, :, None] - g_keep * erase[:, h, :, None], axis=1))  # [B, N]
         d_erase.append(-jnp.einsum("bmn,bn->bm", g_keep, w[:, h]))
         d_add.append(jnp.einsum("bmn,bn->bm", g, w[:, h]))
