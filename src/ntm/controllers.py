@@ -84,10 +84,11 @@ class FeedForwardController(eqx.Module):
     def initial_state(self, batch_size: int) -> tuple:
         return ()
 
-    def __call__(self, x: jax.Array, state: tuple) -> tuple[jax.Array, tuple]:
+    def __call__(self, x: jax.Array, state: tuple, apply=None) -> tuple[jax.Array, tuple]:
+        """``(h, state)``.  ``apply(i, x)``, if given, stands in for ``self.layers[i](x)``."""
         h = x
-        for layer in self.layers:
-            h = jnp.tanh(layer(h))
+        for i, layer in enumerate(self.layers):
+            h = jnp.tanh(layer(h) if apply is None else apply(i, h))
         return h, state
 
 
@@ -129,13 +130,15 @@ class LSTMStack(eqx.Module):
             for i in range(len(self.cells))
         )
 
-    def __call__(self, x: jax.Array, state: tuple) -> tuple[jax.Array, tuple]:
+    def __call__(self, x: jax.Array, state: tuple, apply=None) -> tuple[jax.Array, tuple]:
+        """``(h, state)``.  ``apply(l, z)``, if given, stands in for ``self.cells[l](z)``."""
         new_state: list[Any] = []
         outputs = []
         below = None
-        for cell, (h, c) in zip(self.cells, state):
+        for layer, (cell, (h, c)) in enumerate(zip(self.cells, state)):
             parts = [x, h] if below is None else [x, below, h]
-            i, f, g, o = jnp.split(cell(jnp.concatenate(parts, axis=-1)), 4, axis=-1)
+            z = jnp.concatenate(parts, axis=-1)
+            i, f, g, o = jnp.split(cell(z) if apply is None else apply(layer, z), 4, axis=-1)
             c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
             h = jax.nn.sigmoid(o) * jnp.tanh(c)
             new_state.append((h, c))

@@ -196,9 +196,8 @@ class NTM(eqx.Module):
             controller=self.controller.initial_state(batch_size),
         )
 
-    def _heads(self, layer: Linear, h: jax.Array, num_heads: int, is_write: bool) -> HeadParams:
+    def _heads(self, raw: jax.Array, num_heads: int, is_write: bool) -> HeadParams:
         c = self.config
-        raw = layer(h)
         if c.clip > 0:
             raw = jnp.clip(raw, -c.clip, c.clip)
         raw = raw.reshape(raw.shape[:-1] + (num_heads, -1))  # [B, H, P]
@@ -229,18 +228,28 @@ class NTM(eqx.Module):
         """Output logits from ``[..., C + R*M]`` features ``[h, r]`` (any leading axes)."""
         return self.output_layer(features)
 
-    def _step_features(self, state: NTMState, x: jax.Array) -> tuple[NTMState, jax.Array, NTMTrace]:
+    def _step_features(self, state: NTMState, x: jax.Array, apply=None) -> tuple[NTMState, jax.Array, NTMTrace]:
         """:meth:`step` up to the output layer: ``(new_state, [h_t, r_t] [B, C + R*M], trace)``, on
-        a state (and giving a state and trace) whose memory is transposed, ``[B, M, N]``."""
+        a state (and giving a state and trace) whose memory is transposed, ``[B, M, N]``.
+
+        ``apply(i, x)``, if given, computes the step's linear layers: the controller's layers
+        ``i = 0 .. L-1``, then, as ``i = L``, both head layers as one, ``[write | read]`` raw
+        parameters (see :func:`_run_hoisted`)."""
         c = self.config
         prev_reads = state.reads.reshape(state.reads.shape[0], -1)
-        h, ctrl_state = self.controller(jnp.concatenate([x, prev_reads], axis=-1), state.controller)
+        h, ctrl_state = self.controller(jnp.concatenate([x, prev_reads], axis=-1), state.controller, apply)
 
-        wp = self._heads(self.write_layer, h, c.write_heads, True)
+        if apply is None:
+            raw_write, raw_read = self.write_layer(h), self.read_layer(h)
+        else:
+            raw = apply(len(_controller_layers(self)), h)
+            split = self.write_layer.bias.shape[0]
+            raw_write, raw_read = raw[..., :split], raw[..., split:]
+        wp = self._heads(raw_write, c.write_heads, True)
         write_w = _columns.address(state.memory, state.write_w, wp.key, wp.beta, wp.gate, wp.shift, wp.gamma)
         mem = _columns.write(state.memory, write_w, wp.erase, wp.add)  # [B, M, N]
 
-        rp = self._heads(self.read_layer, h, c.read_heads, False)
+        rp = self._heads(raw_read, c.read_heads, False)
         read_w = _columns.address(mem, state.read_w, rp.key, rp.beta, rp.gate, rp.shift, rp.gamma)
         reads = _columns.read(mem, read_w)  # [B, R, M]
 
@@ -275,12 +284,15 @@ class NTM(eqx.Module):
                 (``[T, B, ...]``), including the memory after every step.
             state: start state; defaults to ``initial_state(B)``.
             remat: under differentiation, recompute each step's addressing and memory update in
-                the backward pass instead of storing them (same values; less memory, faster on
-                CPU).  Has no effect on a forward-only run.
+                the backward pass instead of storing them, and take the gradients of the step's
+                linear layers once, after the backward scan (same values; less memory, faster
+                on CPU: :func:`_run_hoisted`).  Has no effect on a forward-only run's values.
 
         Returns:
             ``logits [B, T, O]``, or ``(logits, trace)`` when ``return_trace``.
         """
+        if remat and not return_trace:
+            return _run_hoisted(self, inputs, mask, state)
         return _scan(self, inputs, mask, return_trace, state, remat)
 
 
@@ -291,7 +303,7 @@ class NTM(eqx.Module):
 _REMAT_POLICY = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
 
 
-def _scan(model, inputs, mask, return_trace, state, remat=True):
+def _scan(model, inputs, mask, return_trace, state, remat=True, hoist=None):
     """Shared ``lax.scan`` driver for every model with ``initial_state``, ``_step_features`` (a step
     up to its output layer), ``_readout`` (the output layer), and ``_to_carry`` / ``_trace_out``
     (from the state callers see to the one the scan carries, and from the carried layout of a
@@ -300,6 +312,10 @@ def _scan(model, inputs, mask, return_trace, state, remat=True):
     The output layer feeds nothing back into the recurrence, so it runs once on the features of
     all steps after the scan: one matrix product over ``T * B`` rows, forward and backward, instead
     of one small product per step.
+
+    ``hoist``, for :func:`_run_hoisted` only, is ``(weights, probes)``: the step's linear layers
+    as ``(weight, weight.T, bias)`` and ``[T, B, P]`` addends to their outputs (or None); the
+    result is then ``(logits, inputs)``, with every layer's input at every step, ``[T, B, D]``.
     """
     batch = inputs.shape[0]
     if state is None:
@@ -309,15 +325,26 @@ def _scan(model, inputs, mask, return_trace, state, remat=True):
     ms = None if mask is None else jnp.swapaxes(mask, 0, 1)
     arrays, static = eqx.partition(model, eqx.is_array)
 
-    def step(arrays, carry, x):
-        return eqx.combine(arrays, static)._step_features(carry, x)
+    def step(arrays, carry, x, probes):
+        m = eqx.combine(arrays, static)
+        if hoist is None:
+            return m._step_features(carry, x) + (None,)
+        weights, inputs = hoist[0], []
+
+        def apply(i, z):  # layer i's output, recording its input
+            inputs.append(z)
+            weight, weight_t, bias = weights[i]
+            out = _matmul(z, weight, weight_t) + bias
+            return out if probes is None else out + probes[i]
+
+        return m._step_features(carry, x, apply) + (inputs,)
 
     if remat and not return_trace:
         step = jax.checkpoint(step, policy=_REMAT_POLICY)
 
     def body(carry, slice_):
-        x, m = slice_
-        new, y, trace = step(arrays, carry, x)
+        x, m, probes = slice_
+        new, y, trace, layer_inputs = step(arrays, carry, x, probes)
         if m is not None:
             keep = m > 0
 
@@ -325,9 +352,105 @@ def _scan(model, inputs, mask, return_trace, state, remat=True):
                 return jnp.where(keep.reshape(keep.shape + (1,) * (a.ndim - 1)), a, b)
 
             new = jax.tree_util.tree_map(pick, new, carry)
+        if hoist is not None:
+            return new, (y, layer_inputs)
         return new, ((y, trace) if return_trace else y)
 
-    _, out = jax.lax.scan(body, state, (xs, ms))
+    _, out = jax.lax.scan(body, state, (xs, ms, None if hoist is None else hoist[1]))  # probes: [T, B, P_i]
+    if hoist is not None:
+        features, layer_inputs = out
+        return model._readout(jnp.swapaxes(features, 0, 1)), layer_inputs
     features, trace = out if return_trace else (out, None)
     logits = model._readout(jnp.swapaxes(features, 0, 1))  # [B, T, O]
     return (logits, model._trace_out(trace)) if return_trace else logits
+
+
+@jax.custom_vjp
+def _matmul(h, weight, weight_t):
+    """``h @ weight``, differentiated in ``h`` only, as ``g @ weight_t`` (``weight_t`` = ``weight.T``):
+    XLA's CPU backend multiplies by a transposed operand more slowly than by one stored transposed."""
+    return h @ weight
+
+
+def _matmul_fwd(h, weight, weight_t):
+    return h @ weight, weight_t
+
+
+def _matmul_bwd(weight_t, g):
+    return g @ weight_t, None, None
+
+
+_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+
+
+def _controller_layers(model: NTM) -> tuple[Linear, ...]:
+    """The controller's linear layers, in the order its ``apply`` numbers them."""
+    ctrl = model.controller
+    return ctrl.layers if isinstance(ctrl, FeedForwardController) else ctrl.cells
+
+
+def _run_hoisted(model: NTM, inputs, mask, state):
+    """:func:`_scan` for training: the same logits, and the same gradients, with fewer operations
+    per step.
+
+    Every step multiplies its inputs by the weights of the same linear layers: the controller's,
+    and the two head layers, which run here as one (their weights concatenated once per call).
+    Differentiated as written, each step of the backward pass would compute every layer's weight
+    gradient, ``x_t^T g_t`` for the layer's input ``x_t`` and the gradient ``g_t`` of its output,
+    and add it to a running sum: two operations per layer and step.  Here the weights enter the
+    scan without gradient; each step records its layers' inputs, and adds to each layer's output
+    a zero (``probe``) whose gradient, ``g_t``, the backward scan stacks as it does any per-step
+    input's.  The weight gradients are then one matrix product per layer over all ``T * B`` rows.
+    The gradient of ``x_t``, ``g_t weight^T``, is taken with the transpose made once per call
+    (:func:`_matmul`).
+    """
+    arrays, static = eqx.partition(model, eqx.is_array)
+    batch, steps = inputs.shape[0], inputs.shape[1]
+    split = model.write_layer.bias.shape[0]
+
+    def layers(arrays):
+        m = eqx.combine(arrays, static)
+        pairs = [(layer.weight, layer.bias) for layer in _controller_layers(m)]
+        pairs.append((
+            jnp.concatenate([m.write_layer.weight, m.read_layer.weight], axis=1),
+            jnp.concatenate([m.write_layer.bias, m.read_layer.bias]),
+        ))
+        out = []
+        for weight, bias in pairs:
+            weight, bias = jax.lax.stop_gradient(weight), jax.lax.stop_gradient(bias)
+            out.append((weight, weight.T, bias))
+        return out
+
+    def zero_probes(weights):
+        return [jnp.zeros((steps, batch, bias.shape[0]), inputs.dtype) for _, _, bias in weights]
+
+    def probed(arrays, probes, inputs, mask, state):
+        return _scan(eqx.combine(arrays, static), inputs, mask, False, state, True, (layers(arrays), probes))
+
+    @jax.custom_vjp
+    def run(arrays, inputs, mask, state):  # undifferentiated: no probes
+        return probed(arrays, None, inputs, mask, state)[0]
+
+    def run_fwd(arrays, inputs, mask, state):
+        probes = zero_probes(layers(arrays))
+        logits, vjp, layer_inputs = jax.vjp(probed, arrays, probes, inputs, mask, state, has_aux=True)
+        return logits, (vjp, layer_inputs)
+
+    def run_bwd(residuals, g):
+        vjp, layer_inputs = residuals
+        d_arrays, d_probes, d_inputs, d_mask, d_state = vjp(g)
+        grads = [
+            (jnp.einsum("tbi,tbo->io", x, d), jnp.sum(d, axis=(0, 1))) for x, d in zip(layer_inputs, d_probes)
+        ]
+        (d_heads_w, d_heads_b), grads = grads[-1], grads[:-1]
+        d_arrays = eqx.tree_at(
+            lambda m: [leaf for layer in _controller_layers(m) for leaf in (layer.weight, layer.bias)]
+            + [m.write_layer.weight, m.write_layer.bias, m.read_layer.weight, m.read_layer.bias],
+            d_arrays,
+            [leaf for pair in grads for leaf in pair]
+            + [d_heads_w[:, :split], d_heads_b[:split], d_heads_w[:, split:], d_heads_b[split:]],
+        )
+        return d_arrays, d_inputs, d_mask, d_state
+
+    run.defvjp(run_fwd, run_bwd)
+    return run(arrays, inputs, mask, state)
