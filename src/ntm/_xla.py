@@ -30,6 +30,10 @@ COMPILER_OPTIONS: dict[str, Any] = {
     # 8-14% faster (batch 1-32) and compile in less time; the sums are over 128 terms, where the
     # split's accuracy gain is immaterial.
     "xla_disable_hlo_passes": "tree_reduction_rewriter",
+    # Copy insertion with region analysis sees that a loop's new memory may take the buffer of the
+    # old one once the old one has been read, instead of copying the whole memory at every step:
+    # 2-8% faster updates (NTM-FF, batches 1-32), and slightly shorter compilation.
+    "xla_cpu_copy_insertion_use_region_analysis": True,
 }
 
 
