@@ -422,7 +422,7 @@ def _run_hoisted(model: NTM, inputs, mask, state):
         return out
 
     def zero_probes(weights):
-        return [jnp.zeros((steps, batch, bias.shape[0]), inputs.dtype) for _, _, bias in weights]
+        return [jnp.zeros((steps, batch, bias.shape[0]), bias.dtype) for _, _, bias in weights]
 
     def probed(arrays, probes, inputs, mask, state):
         return _scan(eqx.combine(arrays, static), inputs, mask, False, state, True, (layers(arrays), probes))
