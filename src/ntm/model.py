@@ -329,15 +329,15 @@ def _scan(model, inputs, mask, return_trace, state, remat=True, hoist=None):
         m = eqx.combine(arrays, static)
         if hoist is None:
             return m._step_features(carry, x) + (None,)
-        weights, inputs = hoist[0], []
+        weights, recorded = hoist[0], []
 
         def apply(i, z):  # layer i's output, recording its input
-            inputs.append(z)
+            recorded.append(z)
             weight, weight_t, bias = weights[i]
             out = _matmul(z, weight, weight_t) + bias
             return out if probes is None else out + probes[i]
 
-        return m._step_features(carry, x, apply) + (inputs,)
+        return m._step_features(carry, x, apply) + (recorded,)
 
     if remat and not return_trace:
         step = jax.checkpoint(step, policy=_REMAT_POLICY)
@@ -408,7 +408,7 @@ def _run_hoisted(model: NTM, inputs, mask, state):
     batch, steps = inputs.shape[0], inputs.shape[1]
     split = model.write_layer.bias.shape[0]
 
-    def layers(arrays):
+    def layers(arrays):  # the step's linear layers in apply's order, as (weight, weight.T, bias)
         m = eqx.combine(arrays, static)
         pairs = [(layer.weight, layer.bias) for layer in _controller_layers(m)]
         pairs.append((
@@ -421,19 +421,20 @@ def _run_hoisted(model: NTM, inputs, mask, state):
             out.append((weight, weight.T, bias))
         return out
 
-    def zero_probes(weights):
-        return [jnp.zeros((steps, batch, bias.shape[0]), bias.dtype) for _, _, bias in weights]
+    def probed(weights):  # the scan, as a function of everything differentiated
+        def scan(arrays, probes, inputs, mask, state):
+            return _scan(eqx.combine(arrays, static), inputs, mask, False, state, True, (weights, probes))
 
-    def probed(arrays, probes, inputs, mask, state):
-        return _scan(eqx.combine(arrays, static), inputs, mask, False, state, True, (layers(arrays), probes))
+        return scan
 
     @jax.custom_vjp
     def run(arrays, inputs, mask, state):  # undifferentiated: no probes
-        return probed(arrays, None, inputs, mask, state)[0]
+        return probed(layers(arrays))(arrays, None, inputs, mask, state)[0]
 
     def run_fwd(arrays, inputs, mask, state):
-        probes = zero_probes(layers(arrays))
-        logits, vjp, layer_inputs = jax.vjp(probed, arrays, probes, inputs, mask, state, has_aux=True)
+        weights = layers(arrays)  # without gradient, so they need not be an argument of the VJP
+        probes = [jnp.zeros((steps, batch, bias.shape[0]), bias.dtype) for _, _, bias in weights]
+        logits, vjp, layer_inputs = jax.vjp(probed(weights), arrays, probes, inputs, mask, state, has_aux=True)
         return logits, (vjp, layer_inputs)
 
     def run_bwd(residuals, g):
