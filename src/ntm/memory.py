@@ -62,8 +62,7 @@ def _product(arrays: list[jax.Array]) -> jax.Array:
 def _erase_gradients(g: jax.Array, memory: jax.Array, factors: list[jax.Array]):
     """Gradients through the erase, ``memory * prod_h keep_h``, given ``g`` = dL/d(result):
     ``(dL/dmemory, [dL/dkeep_h for every head h])``, where dL/dkeep_h = g * memory * prod_{j != h}
-    keep_j.  Elementwise, so it serves the memory in either layout (ntm._columns keeps it
-    transposed)."""
+    keep_j."""
     g_mem = g * memory
     g_keeps = [_product([g_mem] + [f for j, f in enumerate(factors) if j != h]) for h in range(len(factors))]
     return g * _product(factors), g_keeps
