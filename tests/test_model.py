@@ -422,6 +422,22 @@ def test_gradients_of_gradients_through_the_hoisted_run(x64):
     np.testing.assert_allclose(hoisted, plain, rtol=1e-9, atol=1e-12)
 
 
+def test_head_clip_and_softplus_derivatives(x64):
+    # The head clip and softplus take hand-written derivatives; they equal jnp.clip's and
+    # jax.nn.softplus's away from the clip bounds, including far out in softplus's tails.
+    from ntm.heads import _softplus
+    from ntm.model import _clip
+
+    x = jnp.asarray([-800.0, -30.0, -20.5, -3.0, -1e-3, 0.0, 2.0, 19.9, 20.5, 800.0], jnp.float64)
+    np.testing.assert_array_equal(_clip(x, 20.0), jnp.clip(x, -20.0, 20.0))
+    np.testing.assert_array_equal(jax.vmap(jax.grad(lambda v: _clip(v, 20.0)))(x), np.abs(np.asarray(x)) < 20)
+    np.testing.assert_array_equal(_softplus(x), jax.nn.softplus(x))
+    mine, ref = jax.vmap(jax.grad(_softplus))(x), jax.vmap(jax.grad(jax.nn.softplus))(x)
+    assert np.all(np.isfinite(mine))
+    np.testing.assert_allclose(mine, ref, rtol=1e-14, atol=0)
+    check_grads(_softplus, (x,), order=2, modes=["rev"])
+
+
 # ------------------------------------------------------------------------------------------------
 # Initial memory
 
