@@ -106,6 +106,19 @@ def test_cosine_gradients_match_automatic_differentiation(heads, x64):
         np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("num_shifts", [1, 3, 5, 7])
+def test_shift_equals_the_addressing_shift_with_its_gradients(num_shifts, x64):
+    rng = np.random.default_rng(num_shifts)
+    w = jnp.asarray(rng.uniform(0, 1, (3, 2, 7)))
+    s = jax.nn.softmax(jnp.asarray(rng.normal(size=(3, 2, num_shifts))))
+    np.testing.assert_array_equal(_columns.shift(w, s), addressing.shift(w, s))  # same sums, same order
+    out, grads = _vjp(_columns.shift, (w, s), 2)
+    _, ref_grads = _vjp(addressing.shift, (w, s), 2)
+    for g, r in zip(grads, ref_grads):
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-14)
+    check_grads(_columns.shift, (w, s), order=1, modes=("rev",))
+
+
 def test_address_equals_the_row_layout():
     mem, w, _, _, key = _args(60, heads=2)
     rng = np.random.default_rng(0)

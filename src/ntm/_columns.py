@@ -21,10 +21,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ntm.addressing import _NORM_EPS, interpolate, sharpen, shift
+from ntm.addressing import _NORM_EPS, interpolate, sharpen
 from ntm.memory import _product
 
-__all__ = ["cosine_similarity", "address", "write", "read"]
+__all__ = ["cosine_similarity", "shift", "address", "write", "read"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -60,6 +60,59 @@ def _cosine_bwd(residuals, g):
 
 
 cosine_similarity.defvjp(_cosine_fwd, _cosine_bwd)
+
+
+# ------------------------------------------------------------------------------------------------
+# Shift (eq. 8)
+
+
+@jax.custom_vjp
+def shift(w: jax.Array, s: jax.Array) -> jax.Array:
+    """:func:`ntm.addressing.shift` (``w [..., N]``, ``s [..., S]``), with the same values and a
+    hand-written gradient, for reverse mode only.
+
+    Both are a sum of S shifted copies of ``w``.  Here the copies are windows of one array, ``w``
+    with S//2 entries wrapped around at each end: one concatenation, whose windows XLA reads inside
+    the fused sum, and the gradient wraps the output's gradient once in the same way.  Copies made
+    with ``jnp.roll`` are two slices and a concatenation each, forward and backward: 10 more XLA
+    operations per head and step, and training updates 1-4% slower.
+    """
+    return _shift_fwd(w, s)[0]
+
+
+def _wrap(w, half):
+    """``[..., N + 2 * half]``: entry ``j`` is ``w[(j - half) mod N]``."""
+    n = w.shape[-1]
+    return jnp.concatenate([w[..., n - half :], w, w[..., :half]], axis=-1)
+
+
+def _shift_fwd(w, s):
+    # roll(w, k - half)[i] = w[i - k + half] = wrapped[i + S - 1 - k]
+    num_shifts, n = s.shape[-1], w.shape[-1]
+    wrapped = _wrap(w, num_shifts // 2)
+    out = s[..., 0:1] * wrapped[..., num_shifts - 1 : num_shifts - 1 + n]
+    for k in range(1, num_shifts):
+        out = out + s[..., k : k + 1] * wrapped[..., num_shifts - 1 - k : num_shifts - 1 - k + n]
+    return out, (wrapped, s)
+
+
+def _shift_bwd(residuals, g):
+    # d w[j] = sum_k s_k g[j + k - half] = sum_k s_k wrapped_g[j + k];  d s_k = sum_i g[i] wrapped[i + S - 1 - k]
+    wrapped, s = residuals
+    num_shifts, n = s.shape[-1], g.shape[-1]
+    wrapped_g = _wrap(g, num_shifts // 2)
+    d_w = s[..., 0:1] * wrapped_g[..., 0:n]
+    for k in range(1, num_shifts):
+        d_w = d_w + s[..., k : k + 1] * wrapped_g[..., k : k + n]
+    d_s = [jnp.sum(g * wrapped[..., num_shifts - 1 - k : num_shifts - 1 - k + n], axis=-1) for k in range(num_shifts)]
+    return d_w, jnp.stack(d_s, axis=-1)
+
+
+shift.defvjp(_shift_fwd, _shift_bwd)
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole addressing
 
 
 def address(mt, w_prev, key, beta, gate, s, gamma):
