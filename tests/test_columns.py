@@ -112,7 +112,7 @@ def test_shift_equals_the_addressing_shift_with_its_gradients(num_shifts, x64):
     w = jnp.asarray(rng.uniform(0, 1, (3, 2, 7)))
     s = jax.nn.softmax(jnp.asarray(rng.normal(size=(3, 2, num_shifts))))
     np.testing.assert_array_equal(_columns.shift(w, s), addressing.shift(w, s))  # same sums, same order
-    out, grads = _vjp(_columns.shift, (w, s), 2)
+    _, grads = _vjp(_columns.shift, (w, s), 2)
     _, ref_grads = _vjp(addressing.shift, (w, s), 2)
     for g, r in zip(grads, ref_grads):
         np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-14)

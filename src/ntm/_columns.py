@@ -75,7 +75,7 @@ def shift(w: jax.Array, s: jax.Array) -> jax.Array:
     with S//2 entries wrapped around at each end: one concatenation, whose windows XLA reads inside
     the fused sum, and the gradient wraps the output's gradient once in the same way.  Copies made
     with ``jnp.roll`` are two slices and a concatenation each, forward and backward: 10 more XLA
-    operations per head and step, and training updates 1-4% slower.
+    operations per head and step, and training updates up to 4% slower.
     """
     return _shift_fwd(w, s)[0]
 
