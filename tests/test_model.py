@@ -422,6 +422,29 @@ def test_gradients_of_gradients_through_the_hoisted_run(x64):
     np.testing.assert_allclose(hoisted, plain, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("controller", ["feedforward", "lstm"])
+def test_hessian_vector_products_in_the_parameters_through_the_hoisted_run(x64, controller):
+    # Reverse over reverse in the parameters (Hessian-vector products, as second-order methods and
+    # meta-learning use them): the training path's weights, constants of its scan, still carry
+    # their second-order terms, so the result is that of plain autodiff.
+    with jax.enable_x64(False):
+        model = ntm_model(controller)
+    model = to_f64(model)
+    xs = to_f64(inputs(steps=5, seed=12))
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    direction = jax.tree_util.tree_map(lambda a: jnp.asarray(np.random.default_rng(a.size).normal(size=a.shape)), params)
+
+    def hvp(remat):
+        def grad_dot_direction(p):
+            g = jax.grad(lambda q: jnp.sum(jnp.tanh(eqx.combine(q, static).run(xs, remat=remat))))(p)
+            return sum(jnp.vdot(a, b) for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(direction)))
+        return jax.jit(jax.grad(grad_dot_direction))(params)
+
+    hoisted, plain = hvp(True), hvp(False)
+    assert any(np.any(np.asarray(leaf) != 0) for leaf in jax.tree_util.tree_leaves(hoisted))
+    assert_trees_close(hoisted, plain, rtol=1e-9, atol=1e-12)
+
+
 def test_head_clip_and_softplus_derivatives(x64):
     # The head clip and softplus take hand-written derivatives; they equal jnp.clip's and
     # jax.nn.softplus's away from the clip bounds, including far out in softplus's tails.

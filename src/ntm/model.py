@@ -383,17 +383,21 @@ def _scan(model, inputs, mask, return_trace, state, remat=True, hoist=None):
 
 @jax.custom_vjp
 def _matmul(h, weight, weight_t):
-    """``h @ weight``, differentiated in ``h`` only, as ``g @ weight_t`` (``weight_t`` = ``weight.T``):
-    XLA's CPU backend multiplies by a transposed operand more slowly than by one stored transposed."""
+    """``h @ weight``, whose gradient in ``h`` is taken as ``g @ weight_t`` (``weight_t`` =
+    ``weight.T``): XLA's CPU backend multiplies by a transposed operand more slowly than by one
+    stored transposed.  The gradient in ``weight`` is ``h^T g``; :func:`_run_hoisted`'s scan holds
+    the weights as constants, so there it is not computed (it serves derivatives of higher order)."""
     return h @ weight
 
 
 def _matmul_fwd(h, weight, weight_t):
-    return h @ weight, weight_t
+    return h @ weight, (h, weight_t)
 
 
-def _matmul_bwd(weight_t, g):
-    return g @ weight_t, None, None
+def _matmul_bwd(residuals, g):
+    h, weight_t = residuals
+    d_weight = jnp.einsum("...i,...o->io", h, g)
+    return g @ weight_t, d_weight, None
 
 
 _matmul.defvjp(_matmul_fwd, _matmul_bwd)
@@ -414,9 +418,9 @@ def _run_hoisted(model: NTM, inputs, mask, state):
     Differentiated as written, each step of the backward pass would compute every layer's weight
     gradient, ``x_t^T g_t`` for the layer's input ``x_t`` and the gradient ``g_t`` of its output,
     and add it to a running sum: two operations per layer and step.  Here the weights enter the
-    scan without gradient; each step records its layers' inputs, and adds to each layer's output
-    a zero (``probe``) whose gradient, ``g_t``, the backward scan stacks as it does any per-step
-    input's.  The weight gradients are then one matrix product per layer over all ``T * B`` rows.
+    scan as constants of the differentiated function; each step records its layers' inputs, and
+    adds to each layer's output a zero (``probe``) whose gradient, ``g_t``, the backward scan stacks
+    as it does any per-step input's.  The weight gradients are then one matrix product per layer over all ``T * B`` rows.
     The gradient of ``x_t``, ``g_t weight^T``, is taken with the transpose made once per call
     (:func:`_matmul`).
     """
@@ -431,11 +435,7 @@ def _run_hoisted(model: NTM, inputs, mask, state):
             jnp.concatenate([m.write_layer.weight, m.read_layer.weight], axis=1),
             jnp.concatenate([m.write_layer.bias, m.read_layer.bias]),
         ))
-        out = []
-        for weight, bias in pairs:
-            weight, bias = jax.lax.stop_gradient(weight), jax.lax.stop_gradient(bias)
-            out.append((weight, weight.T, bias))
-        return out
+        return [(weight, weight.T, bias) for weight, bias in pairs]
 
     def probed(weights):  # the scan, as a function of everything differentiated
         def scan(arrays, probes, inputs, mask, state):
@@ -448,7 +448,10 @@ def _run_hoisted(model: NTM, inputs, mask, state):
         return probed(layers(arrays))(arrays, None, inputs, mask, state)[0]
 
     def run_fwd(arrays, inputs, mask, state):
-        weights = layers(arrays)  # without gradient, so they need not be an argument of the VJP
+        # Closed over by the differentiated function, not arguments of it: the VJP does not take their
+        # gradients step by step (run_bwd forms them), while derivatives of run_fwd itself, for
+        # gradients of gradients, still see them.
+        weights = layers(arrays)
         probes = [jnp.zeros((steps, batch, bias.shape[0]), bias.dtype) for _, _, bias in weights]
         logits, vjp, layer_inputs = jax.vjp(probed(weights), arrays, probes, inputs, mask, state, has_aux=True)
         return logits, (vjp, layer_inputs)
