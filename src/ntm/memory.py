@@ -59,15 +59,6 @@ def _product(arrays: list[jax.Array]) -> jax.Array:
     return out
 
 
-def _erase_gradients(g: jax.Array, memory: jax.Array, factors: list[jax.Array]):
-    """Gradients through the erase, ``memory * prod_h keep_h``, given ``g`` = dL/d(result):
-    ``(dL/dmemory, [dL/dkeep_h for every head h])``, where dL/dkeep_h = g * memory * prod_{j != h}
-    keep_j."""
-    g_mem = g * memory
-    g_keeps = [_product([g_mem] + [f for j, f in enumerate(factors) if j != h]) for h in range(len(factors))]
-    return g * _product(factors), g_keeps
-
-
 @jax.custom_vjp
 def _write(memory: jax.Array, w: jax.Array, erase: jax.Array, add: jax.Array) -> jax.Array:
     keep = _product(_erase_factors(w, erase))
@@ -83,9 +74,13 @@ def _write_bwd(residuals, g):
     # w e^T and w a^T into reductions over the row width, which XLA's CPU backend runs about 4x
     # slower than the batched matmuls used here; the residuals are only the step's inputs.
     memory, w, erase, add = residuals
-    d_memory, g_keeps = _erase_gradients(g, memory, _erase_factors(w, erase))
+    factors = _erase_factors(w, erase)
+    d_memory = g * _product(factors)
+    g_mem = g * memory
     d_w, d_erase = [], []
-    for h, g_keep in enumerate(g_keeps):
+    for h in range(w.shape[-2]):
+        # dL/dkeep_h = g * memory * prod_{j != h} keep_j
+        g_keep = _product([g_mem] + [f for j, f in enumerate(factors) if j != h])
         d_w.append(-jnp.matmul(g_keep, erase[..., h, :, None])[..., 0])  # [B, N]
         d_erase.append(-jnp.matmul(w[..., h, None, :], g_keep)[..., 0, :])  # [B, M]
     d_w = jnp.stack(d_w, axis=-2) + jnp.matmul(add, jnp.swapaxes(g, -1, -2))  # [B, H, N]

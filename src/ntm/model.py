@@ -420,9 +420,9 @@ def _run_hoisted(model: NTM, inputs, mask, state):
     and add it to a running sum: two operations per layer and step.  Here the weights enter the
     scan as constants of the differentiated function; each step records its layers' inputs, and
     adds to each layer's output a zero (``probe``) whose gradient, ``g_t``, the backward scan stacks
-    as it does any per-step input's.  The weight gradients are then one matrix product per layer over all ``T * B`` rows.
-    The gradient of ``x_t``, ``g_t weight^T``, is taken with the transpose made once per call
-    (:func:`_matmul`).
+    as it does any per-step input's.  The weight gradients are then one matrix product per layer
+    over all ``T * B`` rows.  The gradient of ``x_t``, ``g_t weight^T``, is taken with the transpose
+    made once per call (:func:`_matmul`).
     """
     arrays, static = eqx.partition(model, eqx.is_array)
     batch, steps = inputs.shape[0], inputs.shape[1]
