@@ -38,7 +38,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=12, help="how many single operations to list")
     args = p.parse_args()
 
-    from ntm import _xla
+    from ntm.fast import xla as _xla
 
     _xla.one_thread_cpu_client()  # as the ntm command does
     import equinox as eqx

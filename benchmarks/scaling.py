@@ -14,23 +14,25 @@ import statistics
 import time
 
 import jax
-import jax.numpy as jnp
 
-from ntm import train as T
+from ntm import presets
+from ntm import training as T
+from ntm.training.step import make_updates
 
 
 def time_update(batch_size: int, rows: int, length: int, repeats: int) -> float:
     cfg = T.TrainConfig(task="copy", model="ntm-ff", batch_size=batch_size, task_args={"train_lengths": (length, length)},
                         model_args={"memory_rows": rows}).resolved()
-    params, static, optimizer, opt_state = T._build(cfg)
     steps = max(1, 64 // batch_size)
-    chunk = T._make_chunk(static, cfg.task_obj(), optimizer, batch_size, steps, jax.random.key(0))
-    params, opt_state, stats = chunk(params, opt_state, jnp.asarray(0))
+    chunk = make_updates(cfg.optimizer_obj(), cfg.task_obj(), batch_size=batch_size, num_steps=steps,
+                         key=jax.random.key(0), devices=1)
+    params, opt_state = chunk.init(presets.build_model(cfg.model_config(), jax.random.key(0)))
+    params, opt_state, stats = chunk(params, opt_state, 0)
     jax.block_until_ready(stats)
     times = []
     for r in range(repeats):
         t0 = time.perf_counter()
-        params, opt_state, stats = chunk(params, opt_state, jnp.asarray(r))
+        params, opt_state, stats = chunk(params, opt_state, r)
         jax.block_until_ready(stats)
         times.append((time.perf_counter() - t0) / steps)
     return statistics.median(times)

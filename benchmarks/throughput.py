@@ -31,32 +31,32 @@ START = time.perf_counter()
 def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threads: bool, one_device: bool) -> dict:
     import resource
 
-    import equinox as eqx
     import jax
-    import jax.numpy as jnp
 
-    from ntm import _xla
-    from ntm import train as T
+    from ntm import fast, presets
+    from ntm import training as T
+    from ntm.training.step import make_updates
 
     if model == "lstm":  # the ntm command trains the LSTM baseline alone on JAX's default client
         all_threads = True
     if not all_threads:  # as the ntm command does: a device per core that the batch can be split over
-        cores = 1 if one_device else _xla.cpu_count()
-        _xla.one_thread_cpu_client(_xla.split_count(batch_size, cores))
+        cores = 1 if one_device else fast.cpu_count()
+        fast.configure_cpu(fast.split_count(batch_size, cores))
 
     cfg = T.TrainConfig(task="copy", model=model, preset="paper", batch_size=batch_size).resolved()
-    params, static, optimizer, opt_state = T._build(cfg)
+    net = presets.build_model(cfg.model_config(), jax.random.key(cfg.seed))
     steps = max(1, seqs_per_call // batch_size)
-    devices = T.data_parallel_devices(batch_size)  # as ntm train does
-    params, opt_state = T._replicate((params, opt_state), devices)
-    chunk = T._make_chunk(static, cfg.task_obj(), optimizer, batch_size, steps, jax.random.key(0), devices)
-    params, opt_state, stats = chunk(params, opt_state, jnp.asarray(0))
+    chunk = make_updates(cfg.optimizer_obj(), cfg.task_obj(), batch_size=batch_size, num_steps=steps,
+                         key=jax.random.key(0))  # the training loop's call, split as ntm train splits it
+    devices = chunk.spec.devices
+    params, opt_state = chunk.init(net)
+    params, opt_state, stats = chunk(params, opt_state, 0)
     jax.block_until_ready(stats)
     first_update = time.perf_counter() - START
     times = []
     for r in range(repeats):
         t0 = time.perf_counter()
-        params, opt_state, stats = chunk(params, opt_state, jnp.asarray((r + 1) * steps))
+        params, opt_state, stats = chunk(params, opt_state, (r + 1) * steps)
         jax.block_until_ready(stats)
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
@@ -64,7 +64,7 @@ def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threa
     return {
         "model": model, "batch_size": batch_size, "seq_per_s": steps * batch_size / med,
         "step_ms": 1e3 * med / steps, "devices": devices, "first_update_s": first_update, "peak_mib": peak_mib,
-        "params": sum(x.size for x in jax.tree_util.tree_leaves(eqx.filter(params, eqx.is_array))),
+        "params": presets.count_parameters(params),
     }
 
 

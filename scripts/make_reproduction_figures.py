@@ -16,7 +16,7 @@ from pathlib import Path
 import jax
 
 from ntm import evaluate, reproduce, viz
-from ntm import train as T
+from ntm.runs import Run
 
 # Bayes-optimal dynamic n-gram cost per 200-bit sequence, measured with
 # ntm.metrics.ngram_optimal_cost on 50,000 sampled sequences (REPRODUCTION.md).
@@ -46,11 +46,12 @@ def main(grid: str, out: str) -> None:
         ntm_runs = [r for r in rs if r["model"].startswith("ntm") and r["eval_cost"] is not None]
         if ntm_runs:
             best = min(ntm_runs, key=lambda r: (not (r["solved"] and r["model"] == "ntm-ff"), r["eval_cost"]))
-            model, cfg, meta = T.load_run(grid_dir / f"{task}-{best['model']}-seed{best['seed']}")
-            seq = evaluate.sample_trace(model, cfg.task_obj(), None, key=jax.random.key(7))
+            run = Run(grid_dir / f"{task}-{best['model']}-seed{best['seed']}")
+            model, info = run.load_model("best")
+            seq = evaluate.sample_trace(model, run.task(), None, key=jax.random.key(7))
             viz.plot_memory_access(seq.inputs, seq.targets, seq.outputs, seq.trace, out_dir / f"{task}-memory.png",
-                                   f"{task}, {best['model']} after {int(meta['sequences']):,} sequences: "
-                                   f"cost {seq.cost_bits:.3g} bits")
+                                   f"{task}, {best['model']}, {info.describe()}: cost {seq.cost_bits:.3g} bits",
+                                   mask=seq.mask)
         print(task, "done", flush=True)
 
 

@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 from ntm import evaluate
-from ntm import train as T
+from ntm.runs import Run
 
 SIZES = [(10, 10), (10, 20), (20, 10), (20, 20)]
 
@@ -68,9 +68,10 @@ def main() -> None:
     p.add_argument("--sequences", type=int, default=32)
     p.add_argument("--json", metavar="OUT.json")
     args = p.parse_args()
-    model, cfg, meta = T.load_run(args.run_dir)
-    task = cfg.task_obj()
-    print(f"{args.run_dir}: {cfg.model} after {int(meta['sequences']):,} sequences")
+    run = Run(args.run_dir)
+    model, info = run.load_model("best")
+    task = run.task()
+    print(f"{args.run_dir}: {run.model_name}, {info.describe()}")
     print(f"{'L x R':>8} {'bit errors':>10} {'good repeats':>13} {'write rows':>11} {'overwrites':>11}")
     records = []
     for length, repeats in SIZES:

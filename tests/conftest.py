@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import jax
@@ -43,21 +42,28 @@ def x64():
 
 
 def _make_run_dir(path, **model_args):
-    """A run directory holding an untrained model, written by the training module's own helpers
-    (``_build``, ``_save``: the same files as ``ntm.train.train``) without the many seconds of
-    compiling a training step; the training loop has its own tests."""
-    from ntm import presets
-    from ntm import train as tr
+    """A run directory holding an untrained model, written with the run directory's own methods
+    (the same files as ``ntm.training.train``) without the many seconds of compiling a training
+    step; the training loop has its own tests."""
+    import equinox as eqx
 
-    cfg = tr.TrainConfig(
+    from ntm import presets
+    from ntm import training as T
+    from ntm.runs import Run
+
+    cfg = T.TrainConfig(
         task="copy", task_args=dict(train_lengths=(1, 4)), model="ntm-ff", sequences=16, batch_size=4,
         model_args=model_args, eval_every=16, eval_batch=4, target_cost=None,
     ).resolved()
-    params, _, _, opt_state = tr._build(cfg)
+    model = presets.build_model(cfg.model_config(), jax.random.key(cfg.seed))
+    params = eqx.filter(model, T.trainable(model))
     path.mkdir(parents=True)
-    config = {"train": cfg.to_dict(), "model": presets.config_to_dict(cfg.model_config())}
-    (path / tr.CONFIG_FILE).write_text(json.dumps(config))
-    tr._save(path, params, opt_state, 0, 0, 0.0, None)
+    run = Run(path)
+    run.write_config({"train": cfg.to_dict(), "model": presets.config_to_dict(cfg.model_config()),
+                      "task": {"spec": "copy", "args": {"width": 8, "train_lengths": [1, 4]}},
+                      "model_name": "ntm-ff", "seed": cfg.seed, "fit": {"batch_size": 4, "curriculum": []}})
+    opt_state = T.step.skip_nonfinite(cfg.optimizer_obj()).init(params)
+    run.save_state({"params": params, "opt": opt_state}, {"step": 0, "sequences": 0, "wall_time": 0.0, "eval_cost": None})
     return path
 
 

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ntm import cli
-from ntm import train as T
-from ntm import viz
+from ntm import checkpoint, cli, presets, viz
+from ntm import training as T
 
 TINY_FLAGS = ["--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
               "--target-cost", "none"]
@@ -31,7 +30,15 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 
 
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir()) if p.is_file()}
+    """Every file's bytes and modification time (the lock file, which holds its holder's pid, aside)."""
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir())
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def checkpoint_meta(run: Path) -> dict:
+    return checkpoint.read_meta(run / "checkpoint.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +63,8 @@ def test_train_writes_a_run_directory(run):
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["memory_rows"] == 16 and config["model"]["controller_size"] == 16
     assert config["train"]["batch_size"] == 4 and config["train"]["target_cost"] is None
-    _, cfg, meta = T.load_run(run)
-    assert meta["sequences"] == 128 and cfg.sequences == 128
+    assert checkpoint_meta(run)["sequences"] == 128 and T.read_config(run).sequences == 128
+    assert (run / "best.safetensors").is_file()
 
 
 def test_train_flags_reach_the_config(tmp_path, monkeypatch, capsys):
@@ -66,7 +73,7 @@ def test_train_flags_reach_the_config(tmp_path, monkeypatch, capsys):
 
     def fake_train(cfg, out, progress=True, overwrite=False):
         seen.update(cfg=cfg, out=out, progress=progress, overwrite=overwrite)
-        return T.TrainResult(None, cfg, 64, 1.0, 0.01, True, "solved")
+        return T.FitResult(None, None, 64, 1.0, 0.01, 0.01, True, "solved", None)
 
     monkeypatch.setattr(T, "train", fake_train)
     monkeypatch.chdir(tmp_path)
@@ -78,7 +85,7 @@ def test_train_flags_reach_the_config(tmp_path, monkeypatch, capsys):
     )
     assert code == 0 and out.startswith("solved") and seen["overwrite"] is True
     cfg = seen["cfg"]
-    assert seen["out"] == Path("runs/repeat_copy-ntm-lstm-seed3") and seen["progress"] is False
+    assert seen["out"] == Path("runs/repeat_copy-ntm-lstm-paper-seed3") and seen["progress"] is False
     assert (cfg.task, cfg.model, cfg.preset, cfg.seed) == ("repeat_copy", "ntm-lstm", "paper", 3)
     assert (cfg.learning_rate, cfg.optimizer, cfg.grad_clip, cfg.batch_size) == (1e-3, "adam", 5.0, 2)
     assert (cfg.sequences, cfg.target_cost, cfg.time_budget, cfg.max_skipped) == (64, 0.5, 30.0, 7)
@@ -131,8 +138,10 @@ def test_eval_prints_a_table_and_json_and_saves_records(run_copy, capsys):
         assert 0 <= r["bit_error_rate"] <= 1 and r["cost_bits"] > 0
         # An untrained-ish model: about one bit per scored bit, and the errors agree with the rate.
         assert r["bit_errors"] == pytest.approx(r["bit_error_rate"] * r["length"] * 8)
-    saved = json.loads((run_copy / "eval.json").read_text())
-    assert saved["records"] == records and saved["task"] == "copy"
+    # Stored with the checkpoint it scored (the best one), merged with the table's run: one entry.
+    saved = json.loads((run_copy / "eval.json").read_text())["evaluations"]
+    assert len(saved) == 1 and saved[0]["records"] == records
+    assert saved[0]["checkpoint"]["which"] == "best" and saved[0]["checkpoint"]["sequences"] == 128
 
 
 def test_plot_draws_learning_and_generalisation_curves(run_copy, tmp_path, capsys):
@@ -141,10 +150,7 @@ def test_plot_draws_learning_and_generalisation_curves(run_copy, tmp_path, capsy
     assert out.split() == [str(run_copy / "learning_curves.png")]
     assert (run_copy / "learning_curves.png").read_bytes().startswith(PNG)
 
-    (run_copy / "eval.json").write_text(json.dumps({"records": [
-        {"length": 10, "cost_bits": 1.0, "bit_errors": 0.5, "bit_error_rate": 0.01},
-        {"length": 20, "cost_bits": 3.0, "bit_errors": 2.0, "bit_error_rate": 0.02},
-    ]}))
+    assert run_cli(capsys, "eval", run_copy, "--lengths", "3,5", "--batch-size", "8")[0] == 0
     other = Path(shutil.copytree(run_copy, tmp_path / "other"))
     config = json.loads((other / "config.json").read_text())
     config["train"]["learning_rate"] = 1e-3
@@ -168,7 +174,7 @@ def test_resume_continues_with_a_progress_bar(run_copy, capsys):
     code, out, err = run_cli(capsys, "train", "--resume", run_copy, "--sequences", "256")
     assert code == 0 and "256 sequences" in out
     assert "cost=" in err and "errors=" in err and "seq_s=" in err  # the live progress bar
-    assert T.load_run(run_copy)[2]["sequences"] == 256
+    assert checkpoint_meta(run_copy)["sequences"] == 256
 
 
 def test_help(capsys):
@@ -189,16 +195,19 @@ def broken(run, tmp_path_factory) -> dict[str, Path]:
     dirs = {name: Path(shutil.copytree(run, root / name)) for name in
             ("ok", "bad_config", "bad_checkpoint", "incompatible", "no_checkpoint", "no_metrics", "bad_eval", "lstm")}
     (dirs["bad_config"] / "config.json").write_text("{not json")
-    data = (dirs["bad_checkpoint"] / "checkpoint.safetensors").read_bytes()
-    (dirs["bad_checkpoint"] / "checkpoint.safetensors").write_bytes(data[: len(data) // 2])
+    for name in ("checkpoint.safetensors", "best.safetensors"):
+        data = (dirs["bad_checkpoint"] / name).read_bytes()
+        (dirs["bad_checkpoint"] / name).write_bytes(data[: len(data) // 2])
     config = json.loads((dirs["incompatible"] / "config.json").read_text())
-    config["train"]["model_args"]["memory_width"] = 12
+    config["model"]["memory_width"] = 12  # the model is rebuilt from this section
     (dirs["incompatible"] / "config.json").write_text(json.dumps(config))
-    (dirs["no_checkpoint"] / "checkpoint.safetensors").unlink()
+    (dirs["no_checkpoint"] / "checkpoint.safetensors").unlink()  # (its best checkpoint cannot be resumed)
     (dirs["no_metrics"] / "metrics.csv").unlink()
     (dirs["bad_eval"] / "eval.json").write_text("{")
     lstm = T.TrainConfig(task="copy", model="lstm", model_args={"hidden_size": 8, "layers": 1}).resolved()
-    (dirs["lstm"] / "config.json").write_text(json.dumps({"train": lstm.to_dict()}))
+    (dirs["lstm"] / "config.json").write_text(json.dumps(
+        {"train": lstm.to_dict(), "model": presets.config_to_dict(lstm.model_config())}
+    ))
     dirs["empty"] = root / "empty"
     dirs["empty"].mkdir()
     dirs["missing"] = root / "missing"
@@ -258,19 +267,6 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(broken, tmp_path, c
 # ntm.viz directly --------------------------------------------------------------------------------
 
 
-def test_run_labels_name_what_differs(tmp_path):
-    dirs = []
-    for i, lr in enumerate((1e-3, 1e-4)):
-        d = tmp_path / f"r{i}"
-        d.mkdir()
-        cfg = T.TrainConfig(task="copy", model="ntm-ff", learning_rate=lr).resolved()
-        (d / "config.json").write_text(json.dumps({"train": cfg.to_dict()}))
-        dirs.append(d)
-    assert viz.run_labels(dirs) == ["ntm-ff lr=0.001", "ntm-ff lr=0.0001"]
-    assert viz.run_labels(dirs[:1]) == ["copy ntm-ff"]
-    assert viz.run_labels([dirs[0], dirs[0]]) == ["ntm-ff (r0)", "ntm-ff (r0)"]
-
-
 def test_plot_generalisation_groups_repeats_and_skips_ranges(tmp_path):
     records = [
         {"length": [1, 10], "repeats": [1, 10], "cost_bits": 0.1, "bit_error_rate": 0.0},
@@ -315,7 +311,7 @@ def test_train_keeps_compiled_programs_in_the_cache_folder(tmp_path):
     argv = [sys.executable, "-m", "ntm.cli", "train", "copy", *TINY_FLAGS, "--sequences", "8",
             "--out", str(tmp_path / "run"), "--quiet"]
     def cached_updates():
-        return sorted(p.name for p in cache.iterdir() if p.name.startswith("jit__chunk"))
+        return sorted(p.name for p in cache.iterdir() if p.name.startswith("jit_run_updates"))
 
     subprocess.run(argv, env=env, check=True, capture_output=True)
     first = cached_updates()
@@ -329,7 +325,6 @@ def test_train_keeps_compiled_programs_in_the_cache_folder(tmp_path):
 def test_sigterm_checkpoints_and_stops_a_background_run(tmp_path):
     # `kill PID` on a run started with `nohup ... &` (where the shell ignores SIGINT) must leave a
     # checkpoint to resume from, as Ctrl-C does.
-    import os
     import signal
     import subprocess
     import sys
@@ -341,17 +336,14 @@ def test_sigterm_checkpoints_and_stops_a_background_run(tmp_path):
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     deadline = time.monotonic() + 120
-    while not (out / T.METRICS_FILE).exists() or len((out / T.METRICS_FILE).read_text().splitlines()) < 3:
+    while not (out / "metrics.csv").exists() or len((out / "metrics.csv").read_text().splitlines()) < 3:
         assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == cli.EXIT_INTERRUPTED, err
     assert "ntm train --resume" in err
-    cfg = T.read_config(out)
-    params, _, _, opt_state = T._build(cfg)
-    _, meta = T._load_checkpoint(out, params, opt_state)
-    assert meta["sequences"] > 0 and os.path.exists(out / T.CHECKPOINT_FILE)
+    assert checkpoint_meta(out)["sequences"] > 0
 
 
 def test_python_dash_m_ntm_and_the_lazy_submodules():
@@ -360,7 +352,7 @@ def test_python_dash_m_ntm_and_the_lazy_submodules():
 
     import ntm
 
-    assert ntm.train is T and ntm.viz is viz and "evaluate" in dir(ntm)
+    assert ntm.training is T and ntm.viz is viz and "evaluate" in dir(ntm) and "runs" in dir(ntm)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         ntm.nope  # noqa: B018
     proc = subprocess.run([sys.executable, "-m", "ntm", "--help"], capture_output=True, text=True)
@@ -381,6 +373,9 @@ def test_only_lstm_baseline_commands_keep_the_default_cpu_thread_pool(tmp_path):
     assert not cli._baseline_only(plan(["demo", "copy"]))
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text(json.dumps({"train": {"model": "lstm"}}))
+    lstm = T.TrainConfig(task="copy", model="lstm").resolved()
+    (run / "config.json").write_text(json.dumps(
+        {"train": lstm.to_dict(), "model": presets.config_to_dict(lstm.model_config())}
+    ))
     assert cli._baseline_only(plan(["train", "--resume", str(run)]))
     assert not cli._baseline_only(plan(["train", "--resume", str(tmp_path / "missing")]))

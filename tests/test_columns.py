@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from ntm import _columns, addressing, memory
+from ntm import addressing, memory
+from ntm.fast import columns as _columns
 
 
 def _t(a):

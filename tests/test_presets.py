@@ -220,9 +220,11 @@ def test_model_config_for_a_task_outside_the_paper_table_without_preset():
     assert (cfg.input_size, cfg.output_size) == (4, 3)
 
 
-def test_model_config_paper_preset_for_a_task_outside_the_table_raises_value_error():
-    with pytest.raises(ValueError, match="unlisted_copy"):
-        presets.model_config(_UnlistedTask(width=3), "ntm-ff")
+def test_model_config_paper_preset_for_a_task_outside_the_table_takes_the_config_defaults():
+    # A task of the user's own has no row in the paper's table: its model gets the config defaults.
+    cfg = presets.model_config(_UnlistedTask(width=3), "ntm-ff")
+    assert cfg == presets.model_config(_UnlistedTask(width=3), "ntm-ff", preset=None)
+    assert (cfg.input_size, cfg.output_size, cfg.controller_size) == (4, 3, 100)
 
 
 def test_model_config_rejects_unknown_preset():

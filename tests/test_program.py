@@ -3,12 +3,16 @@ and a smoke test of summarize_run on a tiny untrained run directory."""
 
 from __future__ import annotations
 
+import json
 import re
 
+import equinox as eqx
+import jax
 import numpy as np
 import pytest
 
 from ntm import NTMTrace
+from ntm.runs import Run
 from ntm.program import Segment, describe_head, format_program, summarize_run, summarize_trace
 
 N = 16
@@ -240,7 +244,7 @@ def tiny_run(tmp_path_factory, make_run_dir):
 def test_summarize_run_smoke(tiny_run):
     text = summarize_run(tiny_run)  # default length: the top of the training range, here 4
     lines = text.splitlines()
-    assert lines[0] == "copy / ntm-ff: memory 16 x 6, 1 write + 1 read head(s), trained on 0 sequences"
+    assert lines[0] == "copy / ntm-ff: memory 16 x 6, 1 write + 1 read head(s); last checkpoint (0 sequences)"
     assert lines[1] == "one sequence, length 4 (seed 0): steps 0-8; scored (output) steps: 5-8"
     assert "write head 0:" in lines and "read head 0:" in lines
     assert lines.index("write head 0:") < lines.index("read head 0:")
@@ -258,16 +262,16 @@ def test_summarize_run_smoke(tiny_run):
     assert "length 2 (seed 3): steps 0-4" in summarize_run(tiny_run, length=2, seed=3)
 
 
-def test_summarize_run_rejects_models_without_memory(tmp_path, monkeypatch):
-    import types
+def test_summarize_run_rejects_models_without_memory(tmp_path):
+    from ntm import LSTMConfig, presets
+    from ntm import training as T
 
-    from ntm import LSTMConfig
-    from ntm import train as tr
-
-    # An LSTM run as load_run returns it; a stand-in with the baseline's config, since building
-    # and saving a real one costs seconds of eager initialisation.
-    cfg = tr.TrainConfig(task="copy", model="lstm").resolved()
-    lstm = types.SimpleNamespace(config=LSTMConfig(input_size=9, output_size=8, hidden_size=4, layers=1))
-    monkeypatch.setattr(tr, "load_run", lambda run_dir: (lstm, cfg, {}))
+    # A small LSTM baseline run, written by hand: config and best parameters.
+    cfg = T.TrainConfig(task="copy", model="lstm", model_args={"hidden_size": 4, "layers": 1}).resolved()
+    model_cfg = cfg.model_config()
+    assert isinstance(model_cfg, LSTMConfig)
+    (tmp_path / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": presets.config_to_dict(model_cfg)}))
+    model = presets.build_model(model_cfg, jax.random.key(0))
+    Run(tmp_path).save_best(eqx.filter(model, eqx.is_inexact_array), {"step": 0, "sequences": 0, "wall_time": 0.0})
     with pytest.raises(ValueError, match="no memory heads"):
         summarize_run(tmp_path)

@@ -11,8 +11,9 @@ import json
 
 import pytest
 
-from ntm import reproduce
-from ntm import train as T
+from ntm import paper, reproduce
+from ntm import training as T
+from ntm.runs import CHECKPOINT_FILE, Run
 
 TINY = dict(model_args=dict(memory_rows=16, memory_width=8, controller_size=16), batch_size=4)
 
@@ -50,31 +51,33 @@ def test_a_cell_that_ran_its_sequence_budget_continues_with_a_larger_one(tmp_pat
     first = cell(tmp_path, sequences=64)
     second = cell(tmp_path, sequences=128)
     assert second["stop_reason"] == "budget" and second["sequences"] == 128
-    assert [r["sequences"] for r in T.read_metrics(tmp_path / "copy-ntm-ff-seed0")][-1] == 128
+    assert [r["sequences"] for r in Run(tmp_path / "copy-ntm-ff-seed0").metrics()][-1] == 128
     assert second["wall_time"] > first["wall_time"]
 
 
 def test_a_solved_cell_is_final(tmp_path, monkeypatch):
-    monkeypatch.setitem(reproduce.TARGETS, "copy", 1e9)  # solved at the first evaluation
+    monkeypatch.setitem(paper.REPRODUCTION, "copy", paper.Reproduction(100_000, 1e9))  # solved at once
     first = cell(tmp_path, sequences=2000)  # evaluated every 1,000 sequences
     assert first["solved"] and first["stop_reason"] == "solved" and first["sequences"] < 2000
     assert cell(tmp_path, sequences=4000, time_budget=None) == first
 
 
 def test_an_interrupted_cell_is_checkpointed_and_resumes(tmp_path, monkeypatch):
-    calls = []
-    real_loop = T._loop
+    from ntm.training import loop
 
-    def interrupt_after_one_call(cfg, out, params, static, opt_state, meta, progress):
+    calls = []
+    real_loop = loop._loop
+
+    def interrupt_after_one_call(*args):
         # Let the run train normally, then behave as if Ctrl-C came after its first checkpoint.
-        result = real_loop(cfg, out, params, static, opt_state, meta, progress)
+        result = real_loop(*args)
         calls.append(result.sequences)
         return result._replace(stop_reason="interrupted") if len(calls) == 1 else result
 
-    monkeypatch.setattr(T, "_loop", interrupt_after_one_call)
+    monkeypatch.setattr(loop, "_loop", interrupt_after_one_call)
     with pytest.raises(KeyboardInterrupt):
         cell(tmp_path, sequences=64)
     out = tmp_path / "copy-ntm-ff-seed0"
-    assert not (out / reproduce.RESULT_FILE).exists() and (out / T.CHECKPOINT_FILE).exists()
+    assert not (out / reproduce.RESULT_FILE).exists() and (out / CHECKPOINT_FILE).exists()
     record = cell(tmp_path, sequences=64)
     assert record["sequences"] == 64 and (out / reproduce.RESULT_FILE).exists()

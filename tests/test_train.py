@@ -1,5 +1,5 @@
-"""Tests for ntm.train: resumed equals uninterrupted, crash-safe checkpoints, non-finite losses,
-configuration checks.
+"""Tests for ntm.training through its configuration adapter (TrainConfig, train, resume): resumed
+equals uninterrupted, crash-safe checkpoints, non-finite losses, configuration checks.
 
 Every run here uses one tiny setting (copy, memory 16 x 8, controller 16, batch 4, the default
 optimiser), the same as tests/test_cli.py, so the whole suite compiles the training step once:
@@ -20,8 +20,10 @@ import numpy as np
 import optax
 import pytest
 
-from ntm import checkpoint, cli
-from ntm import train as T
+from ntm import checkpoint, cli, presets
+from ntm import training as T
+from ntm.runs import CHECKPOINT_FILE, CONFIG_FILE, Run, RunError
+from ntm.training.step import skip_nonfinite, task_loss, trainable
 
 TINY_MODEL = dict(memory_rows=16, memory_width=8, controller_size=16)
 TINY_FLAGS = ["--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
@@ -37,16 +39,30 @@ def leaves(tree) -> list[np.ndarray]:
     return [np.asarray(x) for x in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))]
 
 
+def state_template(cfg: T.TrainConfig):
+    """``{"params", "opt"}`` of a new run of ``cfg``: the structure its checkpoints hold."""
+    model = presets.build_model(cfg.model_config(), jax.random.key(cfg.seed))
+    params = eqx.filter(model, trainable(model))
+    return {"params": params, "opt": skip_nonfinite(cfg.optimizer_obj()).init(params)}
+
+
 def saved_state(run_dir):
     """``(params, opt_state, meta)`` as stored in a run's checkpoint."""
-    cfg = T.read_config(run_dir)
-    params, _, _, opt_state = T._build(cfg)
-    state, meta = T._load_checkpoint(run_dir, params, opt_state)
+    state, meta = Run(run_dir).load_state(state_template(T.read_config(run_dir)))
     return state["params"], state["opt"], meta
 
 
+def read_metrics(run_dir):
+    return Run(run_dir).metrics()
+
+
 def snapshot(directory) -> dict[str, tuple[bytes, int]]:
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir()) if p.is_file()}
+    """Every file's bytes and modification time; the lock file, which holds the pid of whoever
+    holds the lock, aside."""
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir())
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,30 +96,37 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert (m1["step"], m1["sequences"]) == (m2["step"], m2["sequences"]) == (100, 400)
     assert m1["eval_cost"] == m2["eval_cost"]
     # The resumed log continues the first one: each interval once, in order.
-    seqs = [r["sequences"] for r in T.read_metrics(tmp_path / "split")]
+    seqs = [r["sequences"] for r in read_metrics(tmp_path / "split")]
     assert seqs == sorted(set(seqs)) and seqs[-1] == 400
-    assert json.loads((tmp_path / "split" / T.CONFIG_FILE).read_text())["train"]["sequences"] == 400
+    assert json.loads((tmp_path / "split" / CONFIG_FILE).read_text())["train"]["sequences"] == 400
+
+
+def fit_config(cfg: T.TrainConfig, out, loss=None, resume=False):
+    """``T.train`` / ``T.resume`` of ``cfg`` through ``fit`` with a loss of the test's own."""
+    cfg = cfg.resolved()
+    model = presets.build_model(cfg.model_config(), jax.random.key(cfg.seed))
+    return T.fit(model, cfg.task_obj(), cfg.optimizer_obj(), **cfg.fit_kwargs(), loss=loss, run=out, resume=resume,
+                 progress=False, record={"train": cfg.to_dict()})
 
 
 def test_a_curriculum_trains_each_stage_on_its_task_and_resumes_exactly(tmp_path, monkeypatch):
     seen = []  # the time steps of the batches each compiled update trains on (recorded when traced)
+    final = tiny().resolved().task_obj()
 
-    def loss(params, static, batch):
+    def loss(model, batch):
         seen.append(batch.inputs.shape[1])
-        return real_loss(params, static, batch)
+        return task_loss(model, batch, final)
 
-    real_loss = T._loss
-    monkeypatch.setattr(T, "_loss", loss)
     cfg = tiny(sequences=160, curriculum=[STAGE])
-    whole = T.train(cfg, tmp_path / "whole", progress=False)
+    whole = fit_config(cfg, tmp_path / "whole", loss)
     # Stage one is copy of 1-3 vectors (3 + 1 + 3 = 7 steps), then copy itself (20 + 1 + 20 steps);
     # evaluation always scores the task itself.
     assert 7 in seen and 41 in seen and set(seen) == {7, 41}
-    first = T.read_metrics(tmp_path / "whole")
+    first = read_metrics(tmp_path / "whole")
     assert [r["sequences"] for r in first][:1] == [64]  # the first stage ends a call early
 
-    T.train(dataclasses.replace(cfg, sequences=32), tmp_path / "split", progress=False)  # inside stage one
-    resumed = T.resume(tmp_path / "split", sequences=160, progress=False)
+    fit_config(dataclasses.replace(cfg, sequences=32), tmp_path / "split", loss)  # inside stage one
+    resumed = fit_config(cfg, tmp_path / "split", loss, resume=True)
     assert resumed.sequences == whole.sequences == 160
     for a, b in zip(leaves(whole.model), leaves(resumed.model), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -151,21 +174,23 @@ def test_a_learning_rate_schedule_takes_effect_from_its_update_and_resumes_exact
 def test_the_evaluation_compiles_in_the_background_for_the_program_the_loop_runs(tmp_path, monkeypatch):
     import threading
 
+    from ntm.training import loop
+
     calls = []  # (thread name, what decides the compiled program) per evaluation
-    real = T._evaluate
+    real = loop.evaluate_batch
 
     def evaluate(model, key, task, batch_size, loss, devices=1):
         arrays = [(x.shape, x.dtype) for x in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array))]
         calls.append((threading.current_thread().name, arrays, key.shape, task, batch_size, loss, devices))
         return real(model, key, task, batch_size, loss, devices)
 
-    monkeypatch.setattr(T, "_evaluate", evaluate)
+    monkeypatch.setattr(loop, "evaluate_batch", evaluate)
     result = T.train(tiny(sequences=64), tmp_path / "run", progress=False)
     warm = [c for c in calls if c[0] == "ntm-warm-up"]
     loop = [c for c in calls if c[0] != "ntm-warm-up"]
     assert len(warm) == 1 and len(loop) == 1  # the run's one evaluation, at its end
     assert warm[0][1:] == loop[0][1:]
-    assert [r["eval_cost_bits"] for r in T.read_metrics(tmp_path / "run") if r["eval_cost_bits"] != ""][-1] == (
+    assert [r["eval_cost_bits"] for r in read_metrics(tmp_path / "run") if r["eval_cost_bits"] != ""][-1] == (
         pytest.approx(result.eval_cost)
     )
     # A run with nothing left to do starts no evaluation.
@@ -176,16 +201,18 @@ def test_the_evaluation_compiles_in_the_background_for_the_program_the_loop_runs
 
 def test_checkpoint_keeps_scalar_shapes(tmp_path):
     # The optimiser's counters are 0-d arrays; they must come back 0-d, or resuming fails.
-    cfg = tiny().resolved()
-    params, _, _, opt_state = T._build(cfg)
-    T._save(tmp_path, params, opt_state, 3, 12, 1.5, None)
-    state, meta = T._load_checkpoint(tmp_path, params, opt_state)
-    assert jax.tree_util.tree_map(jnp.shape, state["opt"]) == jax.tree_util.tree_map(jnp.shape, opt_state)
-    assert meta == {"step": 3, "sequences": 12, "wall_time": 1.5, "eval_cost": None}
+    template = state_template(tiny().resolved())
+    run = Run(tmp_path)
+    digest = run.save_state(template, {"step": 3, "sequences": 12, "wall_time": 1.5, "eval_cost": None})
+    state, meta = run.load_state(template)
+    shapes = jax.tree_util.tree_map(jnp.shape, template["opt"])
+    assert jax.tree_util.tree_map(jnp.shape, state["opt"]) == shapes
+    assert meta == {"step": 3, "sequences": 12, "wall_time": 1.5, "eval_cost": None, "sha256": digest}
     # Older checkpoints stored those counters as shape (1,); they still load, as 0-d.
-    checkpoint.save(tmp_path / T.CHECKPOINT_FILE, T._scalars_as_vectors({"params": params, "opt": opt_state}), meta)
-    state, _ = T._load_checkpoint(tmp_path, params, opt_state)
-    assert jax.tree_util.tree_map(jnp.shape, state["opt"]) == jax.tree_util.tree_map(jnp.shape, opt_state)
+    as_vectors = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (1,)) if jnp.ndim(x) == 0 else x, template)
+    checkpoint.save(tmp_path / CHECKPOINT_FILE, as_vectors, meta)
+    state, _ = run.load_state(template)
+    assert jax.tree_util.tree_map(jnp.shape, state["opt"]) == shapes
 
 
 def test_resume_with_nothing_left_to_do_changes_nothing(base_run, tmp_path):
@@ -199,12 +226,12 @@ def test_resume_with_nothing_left_to_do_changes_nothing(base_run, tmp_path):
 def test_resume_may_change_the_stopping_settings(base_run, tmp_path):
     # A run stopped by its time budget continues when given a larger one; the new settings are saved.
     run = shutil.copytree(base_run, tmp_path / "run")
-    config = json.loads((run / T.CONFIG_FILE).read_text())
+    config = json.loads((run / CONFIG_FILE).read_text())
     config["train"]["time_budget"] = 1e-3
-    (run / T.CONFIG_FILE).write_text(json.dumps(config))
+    (run / CONFIG_FILE).write_text(json.dumps(config))
     result = T.resume(run, sequences=240, time_budget=None, progress=False)
     assert result.sequences == 240 and result.stop_reason == "budget"
-    saved = json.loads((run / T.CONFIG_FILE).read_text())["train"]
+    saved = json.loads((run / CONFIG_FILE).read_text())["train"]
     assert saved["time_budget"] is None and saved["target_cost"] is None and saved["sequences"] == 240
     # A target the saved evaluation already meets: solved, with no further training.
     result = T.resume(run, sequences=400, target_cost=1e9, progress=False)
@@ -215,11 +242,11 @@ def test_resume_may_change_the_stopping_settings(base_run, tmp_path):
 
 def test_resume_of_an_incompatible_checkpoint_changes_nothing(base_run, tmp_path):
     run = shutil.copytree(base_run, tmp_path / "run")
-    config = json.loads((run / T.CONFIG_FILE).read_text())
-    config["train"]["model_args"]["memory_rows"] = 32
-    (run / T.CONFIG_FILE).write_text(json.dumps(config))
+    config = json.loads((run / CONFIG_FILE).read_text())
+    config["model"]["memory_rows"] = 32  # the model is rebuilt from this section
+    (run / CONFIG_FILE).write_text(json.dumps(config))
     before = snapshot(run)
-    with pytest.raises(T.RunError, match="has shape .*, the configuration needs"):
+    with pytest.raises(RunError, match="has shape .*, the configuration needs"):
         T.resume(run, sequences=1000, progress=False)
     assert snapshot(run) == before
 
@@ -230,7 +257,7 @@ def test_resume_of_an_incompatible_checkpoint_changes_nothing(base_run, tmp_path
 @pytest.mark.parametrize("crash_in", ["save_file", "replace"])
 def test_a_crash_while_saving_leaves_the_previous_checkpoint(base_run, tmp_path, monkeypatch, crash_in):
     run = shutil.copytree(base_run, tmp_path / "run")
-    old_bytes = (run / T.CHECKPOINT_FILE).read_bytes()
+    old_bytes = (run / CHECKPOINT_FILE).read_bytes()
     old_params, _, old_meta = saved_state(run)
 
     if crash_in == "save_file":  # killed half way through writing the new file
@@ -244,7 +271,7 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint(base_run, tmp_path,
         real_replace = os.replace
 
         def crash(src, dst):
-            if str(dst).endswith(T.CHECKPOINT_FILE):
+            if str(dst).endswith(CHECKPOINT_FILE):
                 raise OSError("killed")
             real_replace(src, dst)
 
@@ -254,7 +281,7 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint(base_run, tmp_path,
         T.resume(run, sequences=400, progress=False)
     monkeypatch.undo()
 
-    assert (run / T.CHECKPOINT_FILE).read_bytes() == old_bytes  # the partial file was never taken
+    assert (run / CHECKPOINT_FILE).read_bytes() == old_bytes  # the partial file was never taken
     params, _, meta = saved_state(run)
     assert meta == old_meta
     for a, b in zip(leaves(old_params), leaves(params), strict=True):
@@ -265,41 +292,42 @@ def test_a_crash_while_saving_leaves_the_previous_checkpoint(base_run, tmp_path,
 
 # Non-finite losses ----------------------------------------------------------------------------
 
-_real_loss = T._loss
+_COPY = tiny().resolved().task_obj()
 
 
-def _sometimes_infinite_loss(params, static, batch):
+def _sometimes_infinite_loss(model, batch):
     """The real loss, times infinity whenever the batch's first input bit is 1 (about half the
     updates): the gradient is then non-finite and the update must be skipped."""
-    cost, errors = _real_loss(params, static, batch)
+    cost, errors = task_loss(model, batch, _COPY)
     return cost * jnp.where(batch.inputs[0, 0, 0] > 0.5, jnp.inf, 1.0), errors
 
 
-def test_non_finite_losses_are_skipped_and_counted(tmp_path, monkeypatch):
-    monkeypatch.setattr(T, "_loss", _sometimes_infinite_loss)
-    result = T.train(tiny(sequences=400, max_skipped=1000), tmp_path / "run", progress=False)
+def test_non_finite_losses_are_skipped_and_counted(tmp_path):
+    cfg = tiny(sequences=400, max_skipped=1000)
+    result = fit_config(cfg, tmp_path / "run", _sometimes_infinite_loss)
     assert result.stop_reason == "budget" and result.sequences == 400
-    rows = T.read_metrics(tmp_path / "run")
+    rows = read_metrics(tmp_path / "run")
     skipped = sum(r["skipped"] for r in rows)
     assert 10 < skipped < 90  # of 100 updates
     # The skipped updates did not poison the parameters: all finite, and the others trained them.
     trained = leaves(result.model)
-    initial = leaves(T._build(result.config)[0])
+    initial = leaves(presets.build_model(cfg.resolved().model_config(), jax.random.key(0)))
     assert all(np.all(np.isfinite(x)) for x in trained)
     assert any(not np.array_equal(a, b) for a, b in zip(trained, initial))
     assert all(np.isfinite(r["cost_bits"]) for r in rows)  # logged costs leave skipped updates out
 
 
-def test_a_run_that_keeps_failing_stops_with_a_message(tmp_path, monkeypatch):
-    monkeypatch.setattr(T, "_loss", _sometimes_infinite_loss)
-    result = T.train(tiny(sequences=400, max_skipped=2), tmp_path / "run", progress=False)
+def test_a_run_that_keeps_failing_stops_with_a_message(tmp_path):
+    result = fit_config(tiny(sequences=400, max_skipped=2), tmp_path / "run", _sometimes_infinite_loss)
     assert result.stop_reason.startswith("stopped:") and "non-finite" in result.stop_reason
     assert result.sequences == 256  # after the first call of 64 updates
-    assert (tmp_path / "run" / T.CHECKPOINT_FILE).exists()
+    assert (tmp_path / "run" / CHECKPOINT_FILE).exists()
 
 
 def test_the_cli_reports_a_failing_run(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(T, "_loss", _sometimes_infinite_loss)
+    from ntm.training import step
+
+    monkeypatch.setattr(step, "_task_loss_for", lambda task: _sometimes_infinite_loss)
     out = tmp_path / "run"
     code = cli.main(["train", "copy", *TINY_FLAGS, "--sequences", "400", "--max-skipped", "2", "--out", str(out)])
     err = capsys.readouterr().err
@@ -307,16 +335,8 @@ def test_the_cli_reports_a_failing_run(tmp_path, monkeypatch, capsys):
     assert "ntm: error: training stopped:" in err and "non-finite" in err
 
 
-def test_skip_runs():
-    f, t = False, True
-    assert T._skip_runs(0, np.array([t, t])) == (0, 0)
-    assert T._skip_runs(0, np.array([f, f, t, f])) == (2, 1)
-    assert T._skip_runs(3, np.array([f, t, t])) == (4, 0)  # a run continues across calls
-    assert T._skip_runs(3, np.array([f, f])) == (5, 5)
-
-
 def test_the_optimizer_skips_non_finite_gradients():
-    opt = T.make_optimizer("adam", 0.1, 10.0)
+    opt = skip_nonfinite(T.make_optimizer("adam", 0.1, 10.0))
     params = {"w": jnp.ones(3)}
     state = opt.init(params)
     updates, state = opt.update({"w": jnp.array([1.0, jnp.nan, 1.0])}, state, params)
@@ -365,7 +385,7 @@ def test_bad_configurations_name_the_problem(overrides, message):
 
 def test_train_refuses_to_overwrite_a_run(base_run):
     before = snapshot(base_run)
-    with pytest.raises(T.RunError, match="already holds a run"):
+    with pytest.raises(RunError, match="already holds a run"):
         T.train(tiny(sequences=8), base_run, progress=False)
     assert snapshot(base_run) == before
 
@@ -376,7 +396,7 @@ def test_overwrite_replaces_a_run_and_keeps_other_files(base_run, tmp_path):
     (run / "notes.txt").write_text("mine")
     result = T.train(tiny(sequences=8, seed=3), run, progress=False, overwrite=True)
     assert result.sequences == 8 and T.read_config(run).seed == 3
-    assert [r["sequences"] for r in T.read_metrics(run)] == [8]
+    assert [r["sequences"] for r in read_metrics(run)] == [8]
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
     assert (run / "notes.txt").read_text() == "mine"
     _, _, meta = saved_state(run)

@@ -1,9 +1,9 @@
-"""ntm._xla: the compiler options reach NTMs' jitted functions and nothing else."""
+"""ntm.fast.xla: the compiler options reach NTMs' jitted functions and nothing else."""
 
 import jax
 import jax.numpy as jnp
 
-from ntm import _xla
+from ntm.fast import xla as _xla
 from ntm.baseline import LSTMBaseline, LSTMConfig
 from ntm.model import NTM, NTMConfig
 
@@ -45,7 +45,7 @@ def test_one_thread_cpu_client_is_made_once_before_any_computation():
 
     code = (
         "import os, jax.numpy as jnp\n"
-        "from ntm import _xla\n"
+        "from ntm.fast import xla as _xla\n"
         "first = _xla.one_thread_cpu_client(2)\n"
         "second = _xla.one_thread_cpu_client(1)\n"
         "import jax\n"

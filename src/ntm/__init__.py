@@ -6,16 +6,19 @@ The public surface:
 - :mod:`ntm.addressing`, :mod:`ntm.memory`: the paper's equations as pure batched functions.
 - :mod:`ntm.tasks`: the five algorithmic tasks behind one interface (``ntm.tasks.get("copy")``).
 - :mod:`ntm.metrics`: cost in bits per sequence, bit errors, the n-gram Bayes-optimal reference.
-- :mod:`ntm.presets`: the paper's settings, model building and parameter counts.
-- :mod:`ntm.train`, :mod:`ntm.evaluate`, :mod:`ntm.pretrained`, :mod:`ntm.viz`, :mod:`ntm.program`,
-  :mod:`ntm.viewer`, :mod:`ntm.reproduce`: training, evaluation, the shipped models, pictures, the
-  learned program, the HTML viewer and the paper's experiment grid (imported on first use, so that
-  ``import ntm`` stays light).
+- :mod:`ntm.paper`: the paper's settings (Tables 1-3) and this library's recipes, in one place;
+  :mod:`ntm.presets`: model configs for a task, model building and parameter counts.
+- :mod:`ntm.fast`: the compiler options and CPU set-up that make NTMs fast, for loops of one's own.
+- :mod:`ntm.training` (``fit``, ``make_step``, the JSON/CLI configuration), :mod:`ntm.runs` (run
+  directories), :mod:`ntm.evaluate`, :mod:`ntm.pretrained`, :mod:`ntm.viz`, :mod:`ntm.program`,
+  :mod:`ntm.viewer`, :mod:`ntm.reproduce`: training, run directories, evaluation, the shipped
+  models, pictures, the learned program, the HTML viewer and the paper's experiment grid (imported
+  on first use, so that ``import ntm`` stays light).
 """
 
 import importlib
 
-from ntm import addressing, memory, metrics, presets, tasks
+from ntm import addressing, memory, metrics, paper, presets, tasks
 from ntm.baseline import LSTMBaseline, LSTMConfig
 from ntm.model import NTM, NTMConfig, NTMState, NTMTrace
 from ntm.presets import build_model, count_parameters, model_config
@@ -32,6 +35,7 @@ __all__ = [
     "addressing",
     "memory",
     "metrics",
+    "paper",
     "presets",
     "tasks",
     "build_model",
@@ -39,7 +43,7 @@ __all__ = [
     "model_config",
 ]
 
-_LAZY = ("train", "evaluate", "pretrained", "viz", "program", "viewer", "reproduce", "checkpoint", "cli")
+_LAZY = ("training", "runs", "fast", "evaluate", "pretrained", "viz", "program", "viewer", "reproduce", "checkpoint", "cli")
 
 
 def __getattr__(name: str):

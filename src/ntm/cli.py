@@ -5,7 +5,7 @@
     ntm plot runs/copy-ntm-ff-seed0     # learning curve (+ generalisation curve after eval)
     ntm show runs/copy-ntm-ff-seed0     # memory access of one sequence, as in the paper
 
-Every command is a function of :mod:`ntm.train`, :mod:`ntm.evaluate` or :mod:`ntm.viz` first;
+Every command is a function of :mod:`ntm.training`, :mod:`ntm.runs`, :mod:`ntm.evaluate` or :mod:`ntm.viz` first;
 this module only turns flags into arguments and results into text.  Errors the user can fix (a bad
 flag, a missing or corrupt run directory, an incompatible checkpoint) print one line,
 ``ntm: error: ...``, on stderr and exit with status 2, having changed nothing on disk.
@@ -141,16 +141,17 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 _TRAIN_SETTINGS = (
-    "task", "model", "preset", "batch_size", "seed", "out", "lr", "optimizer", "grad_clip", "heads",
+    "task", "model", "preset", "batch_size", "seed", "out", "lr", "optimizer", "grad_clip", "clip", "heads",
     "controller_size", "memory_rows", "memory_width", "memory_init", "target_cost", "time_budget", "max_skipped",
     "overwrite", "stage", "lr_from",
 )
 
 
-_LENGTH_HELP = "sequence length (default: top of the training range)"
+_LENGTH_HELP = "the task's main size: sequence length, or items for associative_recall (default: the top of the training range)"
 
 # Settings that --resume may change: they decide when a run stops, not what an update computes.
 _RESUME_SETTINGS = ("target_cost", "time_budget", "max_skipped")
+_STOPPING_FIELDS = ("sequences", "target_cost", "time_budget", "max_skipped")
 
 
 def _given(value: Any, name: str) -> bool:
@@ -159,8 +160,14 @@ def _given(value: Any, name: str) -> bool:
     return value is not _UNSET if name == "target_cost" else value is not None
 
 
+def _quote(path: Path | str) -> str:
+    import shlex
+
+    return shlex.quote(str(path))
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from ntm import train as T
+    from ntm import runs, training
 
     if args.resume is not None:
         given = [
@@ -173,11 +180,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 f"--resume continues a run with its saved settings; only --sequences and the stopping "
                 f"options may change (remove {', '.join(given)})"
             )
-        cfg = T.read_config(args.resume)
+        cfg = training.read_config(args.resume)
         _info(f"resuming {args.resume}: {cfg.task} {cfg.model}")
-        stopping = {n: getattr(args, n) for n in _RESUME_SETTINGS if _given(getattr(args, n), n)}
-        result = T.resume(args.resume, sequences=args.sequences, progress=not args.quiet, **stopping)
-        return _report_training(result, Path(args.resume))
+        return _continue(runs.Run(args.resume), args)
 
     if args.task is None:
         raise _UsageError("give a TASK to train (e.g. 'ntm train copy') or --resume DIR")
@@ -186,7 +191,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     fields: dict[str, Any] = dict(task=args.task, model=model, model_args=_model_args(args))
     optional = dict(
         preset=args.preset, sequences=args.sequences, batch_size=args.batch_size, seed=args.seed,
-        learning_rate=args.lr, optimizer=args.optimizer, grad_clip=args.grad_clip,
+        learning_rate=args.lr, optimizer=args.optimizer, grad_clip=args.grad_clip, clip=args.clip,
         time_budget=args.time_budget, max_skipped=args.max_skipped,
     )
     fields.update({k: v for k, v in optional.items() if v is not None})
@@ -196,15 +201,76 @@ def _cmd_train(args: argparse.Namespace) -> int:
         fields["lr_schedule"] = args.lr_from
     if args.target_cost is not _UNSET:
         fields["target_cost"] = args.target_cost  # a float, or None from "none"
-    cfg = T.TrainConfig(**fields).resolved()
-    out = Path(args.out) if args.out is not None else Path("runs") / f"{cfg.task}-{cfg.model}-seed{cfg.seed}"
+    cfg = training.TrainConfig(**fields).resolved()
+    if args.out is not None:
+        out = Path(args.out)
+    else:
+        out, same = _default_out(cfg)
+        if same and not args.overwrite:  # the same command again: carry on with that run
+            _info(f"{out} already holds a run with these settings: continuing it (--overwrite starts it again)")
+            return _continue(runs.Run(out), args, cfg)
     until = f"< {cfg.target_cost:g} bits/sequence or " if cfg.target_cost is not None else ""
     _info(
         f"training {cfg.task} with {cfg.model} ({cfg.optimizer}, lr {cfg.learning_rate:g}, batch {cfg.batch_size}, "
         f"seed {cfg.seed}) until {until}{cfg.sequences:,} sequences -> {out}"
     )
-    result = T.train(cfg, out, progress=not args.quiet, overwrite=args.overwrite)
+    result = training.train(cfg, out, progress=not args.quiet, overwrite=args.overwrite)
     return _report_training(result, out)
+
+
+def _default_out(cfg) -> tuple[Path, bool]:
+    """``runs/TASK-MODEL[-paper]-seedS``, or with ``-2``, ``-3`` ... where that holds a run of other
+    settings; and whether the directory holds a run of these very settings (stopping rules aside)."""
+    from ntm import runs, tasks
+
+    name = tasks.get(cfg.task, **cfg.task_args).name
+    base = f"{name}-{cfg.model}{'-paper' if cfg.preset == 'paper' else ''}-seed{cfg.seed}"
+    wanted = {k: v for k, v in cfg.to_dict().items() if k not in _STOPPING_FIELDS}
+    for i in range(1, 1000):
+        out = Path("runs") / (base if i == 1 else f"{base}-{i}")
+        run = runs.Run(out)
+        if not run.has_checkpoint():
+            return out, False
+        saved = run.config.get("train") or {}
+        if {k: v for k, v in saved.items() if k not in _STOPPING_FIELDS} == json.loads(json.dumps(wanted)):
+            return out, True
+    raise _UsageError(f"runs/{base}-*: too many runs; choose a directory with --out")
+
+
+def _continue(run, args: argparse.Namespace, cfg=None) -> int:
+    """Resume ``run`` with the stopping settings given on the command line."""
+    from ntm import checkpoint, runs, training
+
+    stopping: dict[str, Any] = {n: getattr(args, n) for n in _RESUME_SETTINGS if _given(getattr(args, n), n)}
+    sequences = args.sequences
+    if cfg is not None:  # the same settings as a new command: its stopping rules apply
+        stopping.update({n: getattr(cfg, n) for n in _RESUME_SETTINGS})
+        sequences = cfg.sequences
+    before = None
+    if (run.path / runs.CHECKPOINT_FILE).is_file():
+        before = checkpoint.read_meta(run.path / runs.CHECKPOINT_FILE)
+    result = training.resume(run.path, sequences=sequences, progress=not args.quiet, **stopping)
+    if before is not None and result.sequences == before["sequences"]:
+        cost = "-" if result.eval_cost is None else f"{result.eval_cost:.4g} bits/sequence"
+        if result.stop_reason == "solved":
+            why = (f"it is solved (evaluation cost {cost}); to train on, pass --target-cost none or a lower "
+                   f"--target-cost, and a larger --sequences")
+        elif result.stop_reason == "time budget":
+            why = f"its time budget is spent ({result.wall_time:.0f} s); pass a larger --time-budget"
+        else:
+            why = f"its budget of {result.sequences:,} sequences is spent; pass a larger --sequences"
+        print(f"nothing to train in {run.path}: {why}")
+        _print_next(run.path, result.run.model_name if result.run else "")
+        return EXIT_OK
+    return _report_training(result, run.path)
+
+
+def _print_next(out: Path, model: str) -> None:
+    q = _quote(out)
+    steps = [f"ntm eval {q}", f"ntm plot {q}"]
+    if model != "lstm":  # the baseline has no memory to show
+        steps += [f"ntm show {q}", f"ntm program {q}"]
+    print(f"run directory: {out}   next: {'; '.join(steps)}")
 
 
 def _report_training(result, out: Path) -> int:
@@ -214,11 +280,11 @@ def _report_training(result, out: Path) -> int:
         _err(f"training {result.stop_reason}; try a lower --lr. Run directory: {out}")
         return EXIT_FAILED
     if result.stop_reason == "interrupted":
-        _info(f"interrupted after {summary}; continue with: ntm train --resume {out}")
+        _info(f"interrupted after {summary}; continue with: ntm train --resume {_quote(out)}")
         return EXIT_INTERRUPTED
     verdict = {"solved": "solved", "budget": "sequence budget spent", "time budget": "time budget spent"}
     print(f"{verdict.get(result.stop_reason, result.stop_reason)}: {summary}")
-    print(f"run directory: {out}   next: ntm eval {out}; ntm plot {out}; ntm show {out}")
+    _print_next(out, result.run.model_name if result.run is not None else "")
     return EXIT_OK
 
 
@@ -230,64 +296,86 @@ def _format_size(size: Any) -> str:
     return f"{size[0]}-{size[1]}" if isinstance(size, (list, tuple)) else str(size)
 
 
-def _table_header(task: str) -> str:
-    size = "items" if task == "associative_recall" else "length"
-    cols = [f"{size:>8}"] + ([f"{'repeats':>8}"] if task == "repeat_copy" else [])
-    cols += [f"{'cost (bits/seq)':>16}", f"{'bit errors/seq':>15}", f"{'bit-error rate':>15}"]
-    if task == "dynamic_ngrams":
-        cols.append(f"{'optimal (bits)':>15}")
+_SCORE_COLUMNS = {"cost_bits": "cost (bits/seq)", "bit_errors": "bit errors/seq", "bit_error_rate": "bit-error rate"}
+_EXTRA_COLUMNS = {"optimal_cost_bits": "optimal (bits)"}
+
+
+def _table_header(task, extra_scores: Sequence[str] = ()) -> str:
+    cols = [f"{task.size_label:>8}"] + [f"{name:>8}" for name in task.extra_sizes]
+    cols += [f"{title:>16}" for title in _SCORE_COLUMNS.values()]
+    cols += [f"{_EXTRA_COLUMNS.get(name, name):>16}" for name in extra_scores]
     return "  ".join(cols)
 
 
-def _table_row(task: str, r: dict[str, Any]) -> str:
-    cols = [f"{_format_size(r['length']):>8}"]
-    if "repeats" in r:
-        cols.append(f"{_format_size(r['repeats']):>8}")
-    cols += [f"{r['cost_bits']:>16.4f}", f"{r['bit_errors']:>15.3f}", f"{r['bit_error_rate']:>15.5f}"]
-    if "optimal_cost_bits" in r:
-        cols.append(f"{r['optimal_cost_bits']:>15.3f}")
+def _table_row(task, r: dict[str, Any], extra_scores: Sequence[str] = ()) -> str:
+    cols = [f"{_format_size(r['length']):>8}"] + [f"{_format_size(r.get(n, '-')):>8}" for n in task.extra_sizes]
+    cols += [f"{r['cost_bits']:>16.4f}", f"{r['bit_errors']:>16.3f}", f"{r['bit_error_rate']:>16.5f}"]
+    cols += [f"{r[name]:>16.3f}" for name in extra_scores]
     return "  ".join(cols)
 
 
-def _run_eval(run_dir: Path, lengths, repeats, batch_size: int, seed: int, callback=None):
-    """Load a run, sweep it, and save ``eval.json`` beside it; returns ``(train_config, document)``."""
+def _extra_scores(task) -> list[str]:
+    """Scores a task reports besides the usual three (dynamic n-grams: the optimal cost)."""
     import jax
 
-    from ntm import checkpoint, evaluate
-    from ntm import train as T
+    batch = jax.eval_shape(lambda: task.sample(jax.random.key(0), 1))
+    logits = jax.ShapeDtypeStruct(batch.targets.shape, batch.targets.dtype)
+    names = jax.eval_shape(task.scores, logits, batch)
+    return [n for n in names if n not in _SCORE_COLUMNS]
 
-    model, cfg, meta = T.load_run(run_dir)
+
+def _run_eval(run, which: str, lengths, repeats, batch_size: int, seed: int, on_loaded=None, callback=None):
+    """Load a run's checkpoint, sweep it, and store the records with that checkpoint in eval.json;
+    returns ``(records, checkpoint_info, saved)``: ``saved`` is the eval.json path, or the reason
+    it could not be written."""
+    import jax
+
+    from ntm import evaluate
+
+    task = run.task()
+    model, info = run.load_model(which)
+    if on_loaded is not None:
+        on_loaded(task, info)
     records = evaluate.sweep(
-        model, cfg.task_obj(), lengths, repeats=repeats, batch_size=batch_size,
-        key=jax.random.key(seed), callback=callback,
+        model, task, lengths, repeats=repeats, batch_size=batch_size, key=jax.random.key(seed), callback=callback,
     )
-    doc = {
-        "task": cfg.task, "model": cfg.model, "sequences_trained": meta.get("sequences"),
-        "batch_size": batch_size, "seed": seed, "records": records,
-    }
-    checkpoint.atomic_write_text(run_dir / EVAL_FILE, json.dumps(doc, indent=2) + "\n")
-    return cfg, doc
+    if run.shipped:
+        return records, info, "not saved: shipped models are read-only"
+    try:
+        saved: Any = run.add_evaluation(records, info, batch_size=batch_size, seed=seed)
+    except OSError as exc:
+        saved = f"could not save the evaluation in {run.path / 'eval.json'}: {exc.strerror or exc}"
+    return records, info, saved
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from ntm import train as T
+    from ntm import runs
 
-    run_dir = Path(args.run_dir)
-    cfg = T.read_config(run_dir)
-    if args.repeats is not None and cfg.task != "repeat_copy":
-        raise _UsageError(f"--repeats applies to repeat_copy only; {run_dir} trains {cfg.task}")
+    run = runs.Run(args.run_dir)
+    task = run.task()
+    if args.repeats is not None and "repeats" not in task.extra_sizes:
+        raise _UsageError(f"--repeats applies to repeat_copy only; {args.run_dir} trains {task.name}")
     if args.batch_size < 1:
         raise _UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    callback = None
-    if not args.json:
-        print(f"{cfg.task} {cfg.model} ({run_dir}), {args.batch_size} fresh sequences per size, seed {args.seed}")
-        print(_table_header(cfg.task))
-        callback = lambda r: print(_table_row(cfg.task, r), flush=True)  # noqa: E731 -- rows as they come
-    _, doc = _run_eval(run_dir, args.lengths, args.repeats, args.batch_size, args.seed, callback)
+    extra = _extra_scores(task)
+
+    def loaded(task, info):  # the header only once the checkpoint has loaded
+        if not args.json:
+            print(f"{task.name} {run.model_name} ({args.run_dir}), {info.describe()}; "
+                  f"{args.batch_size} fresh sequences per size, seed {args.seed}")
+            print(_table_header(task, extra))
+
+    callback = None if args.json else (lambda r: print(_table_row(task, r, extra), flush=True))
+    records, _, saved = _run_eval(run, args.checkpoint, args.lengths, args.repeats, args.batch_size, args.seed,
+                                  loaded, callback)
     if args.json:
-        print(json.dumps(doc["records"], indent=2))
+        print(json.dumps(records, indent=2))
+    if isinstance(saved, Path):
+        _info(f"saved {saved}")
+    elif run.shipped:
+        _info(f"({saved})")
     else:
-        _info(f"saved {run_dir / EVAL_FILE}")
+        _info(f"warning: {saved}")
     return EXIT_OK
 
 
@@ -296,13 +384,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from ntm import train as T
-    from ntm import viz
+    from ntm import runs, viz
 
-    dirs = [Path(d) for d in args.run_dirs]
-    configs = [T.read_config(d) for d in dirs]  # fail before drawing anything
-    for d in dirs:
-        T.read_metrics(d)
+    dirs = [runs.resolve(d) for d in args.run_dirs]
+    opened = [runs.Run(d) for d in dirs]
+    for r in opened:  # fail before drawing anything
+        r.config
+        r.metrics()
     if args.smooth < 1:
         raise _UsageError(f"--smooth must be >= 1, got {args.smooth}")
     if args.out is not None:
@@ -312,25 +400,26 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     labels = viz.run_labels(dirs)
 
     records: dict[str, list] = {}  # read (or computed) before anything is drawn
-    for d, label in zip(dirs, labels):
-        path = d / EVAL_FILE
-        if args.eval and not path.exists():
-            _info(f"evaluating {d} ...")
-            _run_eval(d, None, None, 64, 0)
-        if path.exists():
-            try:
-                records[label] = json.loads(path.read_text())["records"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise T.RunError(f"corrupt {path}: {exc}") from None
+    for run, label in zip(opened, labels):
+        current = run.evaluation("best") if run.has_checkpoint() else None
+        if current is None and args.eval and run.has_checkpoint():
+            _info(f"evaluating {run.path} ...")
+            recs, _, saved = _run_eval(run, "best", None, None, 64, 0)
+            if not isinstance(saved, Path):
+                _info(f"warning: {saved}")
+            current = (recs, None)
+        if current is not None:
+            records[label] = current[0]
 
     written = [viz.plot_learning_curves(dirs, out, labels=labels, smooth=args.smooth, log_y=args.log_y)]
     if records:
-        tasks = {c.task for c in configs}
-        xlabel = "items" if tasks == {"associative_recall"} else "sequence length"
+        labels_of = {r.task().size_label for r in opened}
+        xlabel = "items" if labels_of == {"items"} else "sequence length"
         gen = out.with_name(out.stem + "_generalisation" + out.suffix)
         written.append(viz.plot_generalisation(records, gen, log_y=args.log_y, xlabel=xlabel))
     else:
-        _info("no evaluation yet: run 'ntm eval DIR' (or 'ntm plot --eval') for a generalisation curve")
+        _info("no evaluation of the current checkpoint yet: run 'ntm eval DIR' (or 'ntm plot --eval') "
+              "for a generalisation curve")
     for path in written:
         print(path)
     return EXIT_OK
@@ -343,27 +432,25 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     import jax
 
-    from ntm import evaluate, viz
-    from ntm import train as T
+    from ntm import evaluate, runs, viz
 
-    run_dir = Path(args.run_dir)
-    cfg = T.read_config(run_dir)
-    if cfg.model == "lstm":
-        raise _UsageError(f"{run_dir} holds the LSTM baseline: it has no memory, so there is no memory access to show")
-    if args.repeats is not None and cfg.task != "repeat_copy":
-        raise _UsageError(f"--repeats applies to repeat_copy only; {run_dir} trains {cfg.task}")
-    task = cfg.task_obj()
-    model, cfg, meta = T.load_run(run_dir)
-    kw = {"repeats": args.repeats} if cfg.task == "repeat_copy" else {}
+    run = runs.Run(args.run_dir)
+    task = run.task()
+    if run.model_name == "lstm":
+        raise _UsageError(f"{args.run_dir} holds the LSTM baseline: it has no memory, so there is no memory access to show")
+    if args.repeats is not None and "repeats" not in task.extra_sizes:
+        raise _UsageError(f"--repeats applies to repeat_copy only; {args.run_dir} trains {task.name}")
+    model, info = run.load_model(args.checkpoint)
+    kw = {"repeats": args.repeats} if "repeats" in task.extra_sizes else {}
     seq = evaluate.sample_trace(model, task, args.length, key=jax.random.key(args.seed), **kw)
-    length = args.length if args.length is not None else task.train_lengths[1]
-    size = f"length {length}" + (f", repeats {args.repeats or task.train_repeats[1]}" if kw else "")
-    out = Path(args.out) if args.out is not None else run_dir / "memory.png"
+    sizes = {**task.show_sizes(), **({"length": args.length} if args.length is not None else {}),
+             **{k: v for k, v in kw.items() if v is not None}}
+    out = Path(args.out) if args.out is not None else run.path / "memory.png"
     title = (
-        f"{cfg.task}, {cfg.model} after {int(meta['sequences']):,} sequences; {size} (seed {args.seed}): "
+        f"{task.name}, {run.model_name}, {info.describe()}; {task.point_label(sizes)} (seed {args.seed}): "
         f"cost {seq.cost_bits:.3g} bits, {seq.bit_errors:.0f} bit errors"
     )
-    viz.plot_memory_access(seq.inputs, seq.targets, seq.outputs, seq.trace, out, title)
+    viz.plot_memory_access(seq.inputs, seq.targets, seq.outputs, seq.trace, out, title, mask=seq.mask)
     print(out)
     return EXIT_OK
 
@@ -383,14 +470,16 @@ def _optional(module: str):
 
 def _cmd_program(args: argparse.Namespace) -> int:
     program = _optional("ntm.program")
-    print(program.summarize_run(args.run_dir, length=args.length, seed=args.seed))
+    print(program.summarize_run(args.run_dir, length=args.length, seed=args.seed, checkpoint=args.checkpoint))
     return EXIT_OK
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
+    from ntm import runs
+
     viewer = _optional("ntm.viewer")
-    out = Path(args.out) if args.out is not None else Path(args.run_dir) / "viewer.html"
-    path = viewer.write_viewer(args.run_dir, out, length=args.length, seed=args.seed)
+    out = Path(args.out) if args.out is not None else runs.resolve(args.run_dir) / "viewer.html"
+    path = viewer.write_viewer(args.run_dir, out, length=args.length, seed=args.seed, checkpoint=args.checkpoint)
     print(path if path is not None else out)
     return EXIT_OK
 
@@ -432,8 +521,17 @@ def _sequence_options(p: argparse.ArgumentParser, length_help: str = _LENGTH_HEL
     p.add_argument("--seed", type=int, default=0, help="seed of the sequence")
 
 
+_DIR_HELP = "run directory (or shipped:TASK for a model shipped with the package, e.g. shipped:copy)"
+
+
+def _checkpoint_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="best: the parameters of the lowest evaluation cost during training (the last "
+                        "checkpoint where there is none yet); last: the final state")
+
+
 def _parser() -> argparse.ArgumentParser:
-    from ntm import presets, tasks
+    from ntm import paper, tasks
 
     task_names = ", ".join(tasks.names())
     parser = _Parser(
@@ -447,7 +545,7 @@ def _parser() -> argparse.ArgumentParser:
             "  ntm plot runs/copy-ntm-ff-seed0         # learning curve (+ generalisation curve)\n"
             "  ntm show runs/copy-ntm-ff-seed0         # what the heads did, as in the paper\n"
             "  ntm train --resume runs/copy-ntm-ff-seed0 --sequences 50000\n\n"
-            f"tasks: {task_names}\nmodels: {', '.join(presets.MODELS)}\n"
+            f"tasks: {task_names}, or a task of your own as module:Class\nmodels: {', '.join(paper.MODELS)}\n"
             "Run 'ntm COMMAND --help' for a command's options."
         ),
     )
@@ -457,26 +555,32 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train", help="train a model on a task (or continue a run)", formatter_class=_Formatter,
         description=(
-            "Train a model on one of the paper's tasks, writing a run directory: config.json, metrics.csv,\n"
-            "TensorBoard events and checkpoint.safetensors (saved at every evaluation).  Training stops by\n"
-            "itself once the evaluation cost falls below --target-cost.  The progress bar shows the cost in\n"
-            "bits per sequence, bit errors per sequence, the last evaluation cost and sequences per second.\n"
+            "Train a model on a task, writing a run directory: config.json, metrics.csv, TensorBoard events,\n"
+            "checkpoint.safetensors (the last state, saved at every evaluation) and best.safetensors (the\n"
+            "parameters of the lowest evaluation cost).  Training stops by itself once the evaluation cost\n"
+            "falls below --target-cost.  The progress bar shows the cost in bits per sequence, bit errors per\n"
+            "sequence, the last evaluation cost and sequences per second.\n"
             "Sizes not given come from the paper's table for the task; the default preset trains faster\n"
-            "than the paper (Adam, lr 3e-3, batch 8); --preset paper trains as the paper did."
+            "than the paper (Adam, lr 3e-3, batch 8); --preset paper trains as the paper did.\n"
+            "TASK is one of the paper's tasks, a task of your own as an import path (mypackage.tasks:Reverse,\n"
+            "a subclass of ntm.tasks.Task), or a name an installed package declares in the entry-point group\n"
+            "'ntm.tasks'.  Without --out the run goes to runs/TASK-MODEL[-paper]-seedS; the same command\n"
+            "again continues that run (to a new --sequences, say), and other settings get a new directory."
         ),
         epilog=(
             "examples:\n"
             "  ntm train copy\n"
             "  ntm train repeat-copy --model ntm-lstm --seed 1\n"
-            "  ntm train copy --preset paper --out runs/copy-paper\n"
+            "  ntm train copy --preset paper\n"
+            "  ntm train mypackage.tasks:Reverse --sequences 20000\n"
             "  ntm train copy --memory-rows 32 --controller-size 50 --lr 1e-3 --target-cost none --sequences 20000\n"
             "  ntm train repeat_copy --stage 30000:train_repeats=1-2 --stage 60000:train_repeats=1-4\n"
             "  ntm train --resume runs/copy-ntm-ff-seed0 --sequences 100000\n\n"
             f"tasks: {task_names}"
         ),
     )
-    p.add_argument("task", nargs="?", metavar="TASK", help=f"one of: {task_names}")
-    p.add_argument("--model", choices=presets.MODELS,
+    p.add_argument("task", nargs="?", metavar="TASK", help=f"one of: {task_names}; or module:Class")
+    p.add_argument("--model", choices=paper.MODELS,
                    help="ntm-ff: NTM, feedforward controller; ntm-lstm: NTM, LSTM controller; lstm: baseline "
                         "(default: ntm-ff)")
     p.add_argument("--preset", choices=("default", "paper"),
@@ -497,7 +601,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="from SEQUENCES sequences on, use learning rate LR; repeat for later changes, in order "
                         "(e.g. --lr-from 150000:1e-4)")
     g.add_argument("--grad-clip", type=float, metavar="C",
-                   help="clip every gradient component to [-C, C] (default: 10, as in the paper)")
+                   help="the clipping bound C (default: 10, as in the paper)")
+    g.add_argument("--clip", choices=("value", "norm"),
+                   help="value: clip every gradient component to [-C, C] (the paper); norm: scale the "
+                        "gradient down to a global norm of at most C (default: value)")
     g = p.add_argument_group("model (default: the paper's sizes for the task)")
     g.add_argument("--heads", type=int, metavar="H", help="read heads = write heads = H (NTM only)")
     g.add_argument("--controller-size", type=int, metavar="C",
@@ -529,9 +636,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "eval", help="evaluate a run at several sequence lengths", formatter_class=_Formatter,
         description=(
-            "Evaluate a run's latest checkpoint on fresh sequences of each size: cost in bits per\n"
-            "sequence (mean), bit errors per sequence (mean) and bit-error rate (wrong bits / scored\n"
-            "bits).  Prints a table (or JSON) and saves the records to DIR/eval.json for 'ntm plot'.\n"
+            "Evaluate a run's best checkpoint (--checkpoint last: its final state) on fresh sequences of\n"
+            "each size: cost in bits per sequence (mean), bit errors per sequence (mean) and bit-error rate\n"
+            "(wrong bits / scored bits).  Prints a table (or JSON) and stores the records in DIR/eval.json\n"
+            "with the checkpoint they scored, for 'ntm plot'.\n"
             "Default sizes: copy 10,20,30,50,120; repeat_copy lengths 10,20 x repeats 10,20 plus the\n"
             "training ranges; associative_recall 2-20 items (step 2); dynamic_ngrams 200; priority_sort 20."
         ),
@@ -539,11 +647,13 @@ def _parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  ntm eval runs/copy-ntm-ff-seed0\n"
             "  ntm eval runs/copy-ntm-ff-seed0 --lengths 20,40,80 --json\n"
-            "  ntm eval runs/repeat_copy-ntm-ff-seed0 --lengths 10,1-10 --repeats 5,20\n\n"
+            "  ntm eval runs/repeat_copy-ntm-ff-seed0 --lengths 10,1-10 --repeats 5,20\n"
+            "  ntm eval shipped:copy\n\n"
             "A size 'lo-hi' draws each sequence's size uniformly from that range."
         ),
     )
-    p.add_argument("run_dir", metavar="DIR", help="run directory")
+    p.add_argument("run_dir", metavar="DIR", help=_DIR_HELP)
+    _checkpoint_option(p)
     p.add_argument("--lengths", type=_sizes, metavar="L,L,...",
                    help="sizes: sequence lengths (items for associative_recall) (default: per task, see above)")
     p.add_argument("--repeats", type=_sizes, metavar="R,R,...", help="repeat counts (repeat_copy only)")
@@ -592,8 +702,9 @@ def _parser() -> argparse.ArgumentParser:
             "  ntm show runs/copy-ntm-ff-seed0 --length 50 --out copy-50.png"
         ),
     )
-    p.add_argument("run_dir", metavar="DIR", help="run directory of an NTM")
-    _sequence_options(p, "sequence length (items for associative_recall) (default: top of the training range)")
+    p.add_argument("run_dir", metavar="DIR", help=_DIR_HELP)
+    _checkpoint_option(p)
+    _sequence_options(p)
     p.add_argument("--repeats", type=int, metavar="R",
                    help="repeat count, repeat_copy only (default: top of the training range)")
     p.add_argument("--out", metavar="FILE.png", help="where to write the picture (default: DIR/memory.png)")
@@ -602,20 +713,30 @@ def _parser() -> argparse.ArgumentParser:
     # program / view --------------------------------------------------------------------------
     p = sub.add_parser(
         "program", help="describe, in words, the program the heads run", formatter_class=_Formatter,
-        description="Print ntm.program.summarize_run(DIR, length=L, seed=S): what each head does, step by step.",
-        epilog="example:\n  ntm program runs/copy-ntm-ff-seed0 --length 30",
+        description=(
+            "Run one fresh sequence through a trained NTM and print, for each head, what it does step by\n"
+            "step: which rows it focuses on and how it moves (by content, or by location with a shift),\n"
+            "where its focus is blurred, and which steps are scored; the program the machine learned."
+        ),
+        epilog="examples:\n  ntm program runs/copy-ntm-ff-seed0 --length 30\n  ntm program shipped:copy",
     )
-    p.add_argument("run_dir", metavar="DIR", help="run directory of an NTM")
+    p.add_argument("run_dir", metavar="DIR", help=_DIR_HELP)
+    _checkpoint_option(p)
     _sequence_options(p)
     p.set_defaults(func=_cmd_program)
 
     p = sub.add_parser(
         "view", help="write an interactive HTML viewer of one sequence", formatter_class=_Formatter,
-        description="Write ntm.viewer.write_viewer(DIR, FILE, length=L, seed=S) and print the file's path.",
-        epilog="example:\n  ntm view runs/copy-ntm-ff-seed0 --out viewer.html",
+        description=(
+            "Write a self-contained HTML page (it works offline, in any browser) that steps through one\n"
+            "fresh sequence: a time slider, play/pause, the memory at each step, every head's weighting,\n"
+            "gate, shift and sharpening, and the program the heads run.  Prints the file's path."
+        ),
+        epilog="examples:\n  ntm view runs/copy-ntm-ff-seed0 --out viewer.html\n  ntm view shipped:copy --out copy.html",
     )
-    p.add_argument("run_dir", metavar="DIR", help="run directory of an NTM")
+    p.add_argument("run_dir", metavar="DIR", help=_DIR_HELP)
     p.add_argument("--out", metavar="FILE.html", help="(default: DIR/viewer.html)")
+    _checkpoint_option(p)
     _sequence_options(p)
     p.set_defaults(func=_cmd_view)
 
@@ -636,7 +757,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, default=600.0, metavar="SECONDS", help="training time per cell")
     p.add_argument(
         "--sequences", type=int, metavar="N",
-        help="training sequences per cell (default: per task, ntm.reproduce.BUDGETS: 100,000 for copy, 200,000 for the others)",
+        help="training sequences per cell (default: per task, ntm.paper.REPRODUCTION: 100,000 for copy, 200,000 for the others)",
     )
     p.add_argument("--out", default="repro", metavar="DIR", help="grid directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -712,42 +833,42 @@ def _training_plan(args: argparse.Namespace) -> _Plan | None:
     """What the command will train, read before JAX starts (a resumed run's config is read once);
     None for a command that trains nothing, or a resume whose config cannot be read (the command
     itself reports that)."""
-    from ntm import presets
-    from ntm import train as T
+    from ntm import paper, runs
 
+    recipe_batch = paper.DEFAULT_RECIPE["batch_size"]
     if args.command == "reproduce":
-        models = presets.MODELS if args.models is None else [m.strip() for m in args.models.split(",")]
-        return _Plan(frozenset(models), T._DEFAULT_BATCH)  # every cell trains with the default preset's batch
+        models = paper.MODELS if args.models is None else [m.strip() for m in args.models.split(",")]
+        return _Plan(frozenset(models), recipe_batch)  # every cell trains with the default recipe's batch
     if args.command != "train":
         return None
     if args.resume is not None:
         try:
-            cfg = T.read_config(args.resume)
-        except T.RunError:
+            run = runs.Run(args.resume)
+            return _Plan(frozenset([run.model_name]), run.config["fit"].get("batch_size"))
+        except (runs.RunError, KeyError):
             return None
-        return _Plan(frozenset([cfg.model]), cfg.batch_size)
     if args.batch_size is not None:
         batch = args.batch_size
     else:
-        batch = 1 if args.preset == "paper" else T._DEFAULT_BATCH
+        batch = 1 if args.preset == "paper" else recipe_batch
     return _Plan(frozenset([args.model or "ntm-ff"]), batch)
 
 
 def _cpu_devices(plan: _Plan | None) -> int:
     """How many CPU devices to create: as many as the training batch can be split over (one per
-    core at most; ntm.train.data_parallel_devices), and one for a command that does not train or a
+    core at most; ntm.training.data_parallel_devices), and one for a command that does not train or a
     batch that does not split (a program on one device of a many-device client runs slower)."""
-    from ntm import _xla
+    from ntm import fast
 
     batch = None if plan is None else plan.batch_size
     if not isinstance(batch, int) or batch < 1:
         return 1  # no training, or a bad batch, which the command reports
-    return _xla.split_count(batch, _xla.cpu_count())
+    return fast.split_count(batch, fast.cpu_count())
 
 
 def _baseline_only(plan: _Plan | None) -> bool:
     """Whether the command trains only the LSTM baseline, whose large matrix products gain from
-    JAX's default multi-threaded CPU pool (NTMs run faster with one thread: ntm._xla)."""
+    JAX's default multi-threaded CPU pool (NTMs run faster with one thread: ntm.fast)."""
     return plan is not None and plan.models == {"lstm"}
 
 
@@ -773,10 +894,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("NTM_CPU_THREADS", "1") == "1":
         plan = _training_plan(args)
         if not _baseline_only(plan):
-            from ntm import _xla
+            from ntm import fast
 
-            _xla.one_thread_cpu_client(_cpu_devices(plan))
-    from ntm.train import RunError
+            fast.configure_cpu(_cpu_devices(plan))
+    from ntm.runs import RunError
 
     _enable_compilation_cache()
     previous = _stop_on_sigterm()
@@ -788,6 +909,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RunError, ValueError) as exc:  # RunError is a ValueError; both name the problem
         _err(str(exc))
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into a command that stopped reading (| head)
+        return EXIT_OK
     except OSError as exc:
         _err(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         return EXIT_USAGE

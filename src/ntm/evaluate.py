@@ -7,9 +7,10 @@ repeat copy, a grid of lengths x repeat counts). Each size is compiled once (sha
 Legend: B batch, T time, I input channels, O output channels, R read heads, W write heads,
 N memory rows, M row width.
 
-    model, cfg, _ = ntm.train.load_run("runs/copy-ntm-ff-seed0")
-    evaluate(model, cfg.task_obj(), 120, batch_size=64, key=jax.random.key(0))
-    # -> {'length': 120, 'cost_bits': ..., 'bit_errors': ..., 'bit_error_rate': ..., 'sequences': 64}
+    run = ntm.runs.Run("runs/copy-ntm-ff-seed0")
+    model, _ = run.load_model()                  # the best checkpoint
+    evaluate(model, run.task(), 120, batch_size=64, key=jax.random.key(0))
+    # -> {'length': 120, 'label': 'length 120', 'cost_bits': ..., 'bit_errors': ..., 'bit_error_rate': ..., 'sequences': 64}
     sweep(model, "repeat_copy", [10, 20], repeats=[10, 20], key=jax.random.key(0))  # 4 records
 
 A "size" (``length``, ``repeats``) is an int, or an inclusive ``(lo, hi)`` pair drawn per sequence
@@ -25,58 +26,44 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntm import _xla, metrics
+from ntm import fast
 from ntm import tasks as _tasks
 
 __all__ = ["evaluate", "sweep", "default_lengths", "default_repeats", "sample_trace", "SequenceTrace"]
-
-# Sizes the paper tests beyond training (section 4), per task.  Associative recall's size is the
-# number of items; dynamic n-grams and priority sort are tested at their (fixed) training size.
-_DEFAULT_LENGTHS: dict[str, list[int]] = {
-    "copy": [10, 20, 30, 50, 120],
-    "repeat_copy": [10, 20],
-    "associative_recall": list(range(2, 21, 2)),
-    "dynamic_ngrams": [200],
-    "priority_sort": [20],
-}
-_DEFAULT_REPEATS: dict[str, list[int]] = {"repeat_copy": [10, 20]}
-
 
 def _task(task: str | _tasks.Task) -> _tasks.Task:
     return _tasks.get(task) if isinstance(task, str) else task
 
 
-def default_lengths(task: str | _tasks.Task) -> list[int]:
-    """The sizes :func:`sweep` evaluates when none are given (the paper's test sizes).
+def default_lengths(task: str | _tasks.Task) -> list:
+    """The fixed main sizes of the task's default generalisation points
+    (:meth:`ntm.tasks.Task.eval_points`; ranges, such as repeat copy's training range, left out)."""
+    out = []
+    for point in _task(task).eval_points():
+        if not isinstance(point["length"], (tuple, list)) and point["length"] not in out:
+            out.append(point["length"])
+    return out
 
-    copy 10, 20, 30, 50, 120; repeat copy 10, 20 (with repeats 10, 20); associative recall 2-20
-    items in steps of 2; dynamic n-grams 200; priority sort 20.  An unregistered task gets the top
-    of its training range and twice it.
-    """
+
+def default_repeats(task: str | _tasks.Task) -> list | None:
+    """Repeat counts of the default points (repeat copy: 10, 20); None for tasks without repeats."""
     t = _task(task)
-    if t.name in _DEFAULT_LENGTHS:
-        return list(_DEFAULT_LENGTHS[t.name])
-    hi = t.train_lengths[1]
-    return [hi, 2 * hi]
+    if "repeats" not in t.extra_sizes:
+        return None
+    out = []
+    for point in t.eval_points():
+        if not isinstance(point.get("repeats"), (tuple, list)) and point.get("repeats") not in out:
+            out.append(point["repeats"])
+    return out
 
 
-def default_repeats(task: str | _tasks.Task) -> list[int] | None:
-    """Repeat counts of the default sweep (repeat copy: 10, 20); None for tasks without repeats."""
-    return list(_DEFAULT_REPEATS[_task(task).name]) if _task(task).name in _DEFAULT_REPEATS else None
+@fast.jit(filter=True)
+def _score(model, batch: _tasks.Batch, task: _tasks.Task):
+    """The task's per-sequence scores (each ``[B]``) and the number of scored bits (a scalar)."""
+    from ntm.training.step import apply
 
-
-@_xla.jit(filter=True)
-def _score(model, batch: _tasks.Batch):
-    """Per-sequence cost ``[B]`` and bit errors ``[B]``, and the number of scored bits (a scalar)."""
-    logits = model.run(batch.inputs)  # [B, T, O]
-    cost = metrics.cost_bits(logits, batch.targets, batch.mask)
-    errors = metrics.bit_errors(logits, batch.targets, batch.mask)
-    scored = jnp.sum(batch.mask) * batch.targets.shape[-1]
-    return cost, errors, scored
-
-
-# Compiled once per shape rather than dispatched op by op.
-_ngram_optimal_cost = jax.jit(metrics.ngram_optimal_cost, static_argnames="order")
+    scores = task.scores(apply(model, batch.inputs), batch)
+    return scores, jnp.sum(batch.mask) * batch.targets.shape[-1]
 
 
 def _json_size(size: Any) -> Any:
@@ -111,29 +98,29 @@ def evaluate(
         **kw: other sizes of the task's ``sample`` (``repeats=`` for repeat copy).
 
     Returns:
-        A JSON-ready dict: ``length``, the ``kw`` sizes, ``cost_bits`` (mean bits per sequence),
-        ``bit_errors`` (mean wrong bits per sequence), ``bit_error_rate`` (wrong bits / scored bits),
-        ``sequences``; for dynamic n-grams also ``optimal_cost_bits``, the Bayes-optimal predictor's
-        cost on the same sequences (eq. 10).
+        A JSON-ready dict: ``length``, the ``kw`` sizes, ``label`` (:meth:`~ntm.tasks.Task.point_label`),
+        ``cost_bits`` (mean bits per sequence), ``bit_errors`` (mean wrong bits per sequence),
+        ``bit_error_rate`` (wrong bits / scored bits), ``sequences``, and the means of any other
+        scores the task reports (dynamic n-grams: ``optimal_cost_bits``, the Bayes-optimal
+        predictor's cost on the same sequences, eq. 10).
 
     Raises:
         ValueError: a size the task rejects or does not have.
     """
     t = _task(task)
     batch = _sample(t, key, batch_size, length, kw)
-    cost, errors, scored = _score(model, batch)
-    cost, errors = np.asarray(cost, np.float64), np.asarray(errors, np.float64)
+    scores, scored = _score(model, batch, t)
+    scores = {name: np.asarray(v, np.float64) for name, v in scores.items()}
     record: dict[str, Any] = {"length": _json_size(length)}
     record.update({name: _json_size(value) for name, value in kw.items()})
+    record["label"] = t.point_label({"length": length, **kw})
     record.update(
-        cost_bits=float(cost.mean()),
-        bit_errors=float(errors.mean()),
-        bit_error_rate=float(errors.sum() / max(float(scored), 1.0)),
+        cost_bits=float(scores["cost_bits"].mean()),
+        bit_errors=float(scores["bit_errors"].mean()),
+        bit_error_rate=float(scores["bit_errors"].sum() / max(float(scored), 1.0)),
         sequences=int(batch_size),
     )
-    if t.name == "dynamic_ngrams":
-        optimal = _ngram_optimal_cost(batch.targets[..., 0], batch.mask, order=t.order)
-        record["optimal_cost_bits"] = float(np.mean(optimal))
+    record.update({name: float(v.mean()) for name, v in scores.items() if name not in record})
     return record
 
 
@@ -157,32 +144,33 @@ def sweep(
 
     Args:
         model, task, batch_size: as for :func:`evaluate`.
-        lengths: main sizes (ints or ``(lo, hi)`` ranges); None: :func:`default_lengths`.
-        repeats: repeat counts, repeat copy only; None: :func:`default_repeats`.
+        lengths: main sizes (ints or ``(lo, hi)`` ranges).
+        repeats: repeat counts, repeat copy only.  With neither given, the task's own
+            :meth:`~ntm.tasks.Task.eval_points`; with one given, the other defaults to the main
+            sizes (or repeats) of those points.
         key: PRNG key; each size gets its own key derived from its value.
         callback: called with each record as soon as it is computed (to show progress).
 
     Returns:
-        One record per size, lengths outermost.  With both ``lengths`` and ``repeats`` left to
-        their defaults, repeat copy's sweep starts with a record on the training ranges, since its
-        default grid lies wholly outside them.
+        One record per size, lengths outermost.  (Repeat copy's default points start with the
+        training ranges, since its default grid lies wholly outside them.)
 
     Raises:
         ValueError: ``repeats`` for a task without them, or a size the task rejects.
     """
     t = _task(task)
-    has_repeats = t.name == "repeat_copy"
+    has_repeats = "repeats" in t.extra_sizes
     if repeats is not None and not has_repeats:
-        raise ValueError(f"repeats apply to repeat_copy only, not {t.name}")
-    points: list[dict[str, Any]] = []
-    if has_repeats and lengths is None and repeats is None:
-        points.append({"length": t.train_lengths, "repeats": t.train_repeats})
-    lengths = default_lengths(t) if lengths is None else list(lengths)
-    if has_repeats:
-        repeats = default_repeats(t) if repeats is None else list(repeats)
-        points += [{"length": n, "repeats": r} for n in lengths for r in repeats]
+        raise ValueError(f"repeats apply to repeat_copy only (tasks with repeats), not {t.name}")
+    if lengths is None and repeats is None:
+        points = [dict(p) for p in t.eval_points()]
     else:
-        points += [{"length": n} for n in lengths]
+        lengths = default_lengths(t) if lengths is None else list(lengths)
+        if has_repeats:
+            repeats = default_repeats(t) if repeats is None else list(repeats)
+            points = [{"length": n, "repeats": r} for n in lengths for r in repeats]
+        else:
+            points = [{"length": n} for n in lengths]
     for point in points:  # every size is checked before any work, so a bad one fails fast
         kw = {name: value for name, value in point.items() if name != "length"}
         try:
@@ -235,25 +223,25 @@ def sample_trace(
     Args:
         model: an NTM (the LSTM baseline has no trace: ValueError).
         task: a task or its name.
-        length: the main size; None: the top of the training range.
+        length: the main size; None: the task's :meth:`~ntm.tasks.Task.show_sizes`.
         key: PRNG key for the sequence.
-        **kw: other sizes (``repeats=`` for repeat copy; default: the top of its training range).
+        **kw: other sizes (``repeats=`` for repeat copy; default: the task's ``show_sizes``).
 
     Raises:
         ValueError: the model has no memory, or a size the task rejects.
     """
     t = _task(task)
-    if length is None:
-        length = t.train_lengths[1]
-    if t.name == "repeat_copy" and kw.get("repeats") is None:
-        kw["repeats"] = t.train_repeats[1]
-    kw = {name: value for name, value in kw.items() if value is not None}
+    given = {"length": length, **kw}
+    kw = {**t.show_sizes(), **{name: value for name, value in given.items() if value is not None}}
+    length = kw.pop("length")
     batch = _sample(t, key, 1, length, kw)
+    if not callable(getattr(model, "run", None)):
+        raise ValueError("this model has no run(inputs, return_trace=True), so there is no memory access to show")
     logits, trace = _traced(model, batch.inputs)
     if trace is None:
         raise ValueError("this model has no memory, so there is no memory access to show")
-    cost = metrics.cost_bits(logits, batch.targets, batch.mask)
-    errors = metrics.bit_errors(logits, batch.targets, batch.mask)
+    cost = t.cost(logits, batch)
+    errors = t.bit_errors(logits, batch)
     return SequenceTrace(
         inputs=np.asarray(batch.inputs[0]),
         targets=np.asarray(batch.targets[0]),

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntm import _columns
+from ntm.fast import columns as _columns
 from ntm.controllers import FeedForwardController, Linear, LSTMStack, init_normal, split_key
 from ntm.heads import HeadParams, head_param_size, split_head_params
 
@@ -137,8 +137,8 @@ class NTMTrace(NamedTuple):
 def _clip(x: jax.Array, bound: float) -> jax.Array:
     """``jnp.clip(x, -bound, bound)``, with derivative 1 strictly inside the bounds and 0 elsewhere.
     (``jnp.clip``'s derivative is the same but for 1/2 at exactly +-bound, which it finds with
-    several comparisons and selects per element.  With :func:`ntm.heads._softplus`, training
-    updates are 1-2% faster.)"""
+    several comparisons and selects per element, which the training step can do without;
+    docs/performance.md.)"""
     return jnp.clip(x, -bound, bound)
 
 
@@ -315,7 +315,7 @@ class NTM(eqx.Module):
 # What the backward pass keeps of each step's forward computation: the controller's matrix
 # products; everything else (addressing, the memory update) is recomputed from the step's input
 # state.  Keeping every intermediate instead stacks several [T, B, N, M] arrays, and writing and
-# reading those costs more than recomputing them: 1.5-2.5x slower at batch 32 (README, speed).
+# reading those costs more than recomputing them (docs/performance.md).
 _REMAT_POLICY = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
 
 

@@ -1,14 +1,14 @@
-"""The paper's experimental settings (Tables 1-3) as data, and helpers to build models from them.
+"""Model configurations for a task (the paper's sizes from :mod:`ntm.paper`, or the config
+defaults), building models from them, and their JSON form.
 
 Model names: ``"ntm-ff"`` (NTM, feedforward controller), ``"ntm-lstm"`` (NTM, LSTM controller),
-``"lstm"`` (the stacked-LSTM baseline).  Every NTM preset uses the paper's 128 x 20 memory and
-shifts -1, 0, +1; "heads" in the paper counts read/write head pairs.
+``"lstm"`` (the stacked-LSTM baseline).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -16,6 +16,7 @@ import jax
 from ntm import tasks as _tasks
 from ntm.baseline import LSTMBaseline, LSTMConfig
 from ntm.model import NTM, NTMConfig
+from ntm.paper import MODELS, PAPER, Preset
 
 __all__ = [
     "MODELS",
@@ -28,45 +29,7 @@ __all__ = [
     "config_from_dict",
 ]
 
-MODELS = ("ntm-ff", "ntm-lstm", "lstm")
-
-
-class Preset(NamedTuple):
-    """One cell of the paper's tables: model shape overrides, learning rate, published parameter count."""
-
-    model: dict[str, Any]
-    learning_rate: float
-    paper_parameters: int
-
-
-def _ntm(heads: int, size: int, lr: float, params: int, layers: int = 1) -> Preset:
-    return Preset(
-        dict(read_heads=heads, write_heads=heads, controller_size=size, controller_layers=layers), lr, params
-    )
-
-
-def _lstm(size: int, lr: float, params: int) -> Preset:
-    return Preset(dict(hidden_size=size, layers=3), lr, params)
-
-
-# (task, model) -> Preset.  Source: Graves et al. (2014), Tables 1-3.
-PAPER: dict[tuple[str, str], Preset] = {
-    ("copy", "ntm-ff"): _ntm(1, 100, 1e-4, 17_162),
-    ("copy", "ntm-lstm"): _ntm(1, 100, 1e-4, 67_561),
-    ("copy", "lstm"): _lstm(256, 3e-5, 1_352_969),
-    ("repeat_copy", "ntm-ff"): _ntm(1, 100, 1e-4, 16_712),
-    ("repeat_copy", "ntm-lstm"): _ntm(1, 100, 1e-4, 66_111),
-    ("repeat_copy", "lstm"): _lstm(512, 3e-5, 5_312_007),
-    ("associative_recall", "ntm-ff"): _ntm(4, 256, 1e-4, 146_845),
-    ("associative_recall", "ntm-lstm"): _ntm(1, 100, 1e-4, 70_330),
-    ("associative_recall", "lstm"): _lstm(256, 1e-4, 1_344_518),
-    ("dynamic_ngrams", "ntm-ff"): _ntm(1, 100, 3e-5, 14_656),
-    ("dynamic_ngrams", "ntm-lstm"): _ntm(1, 100, 3e-5, 61_749),
-    ("dynamic_ngrams", "lstm"): _lstm(128, 1e-4, 331_905),
-    ("priority_sort", "ntm-ff"): _ntm(8, 512, 3e-5, 508_305),
-    ("priority_sort", "ntm-lstm"): _ntm(5, 100, 3e-5, 269_038, layers=2),
-    ("priority_sort", "lstm"): _lstm(128, 3e-5, 384_424),
-}
+# The paper's tables live in ntm.paper; re-exported here for model building.
 
 
 def _check_model(model: str) -> None:
@@ -82,7 +45,8 @@ def model_config(
     Args:
         task: a task name or :class:`ntm.tasks.Task` (fixes input and output widths).
         model: ``"ntm-ff"``, ``"ntm-lstm"`` or ``"lstm"``.
-        preset: ``"paper"`` for the paper's sizes, or ``None`` for the config defaults.
+        preset: ``"paper"`` for the paper's sizes (the config defaults for a task the paper does
+            not have), or ``None`` for the config defaults.
         **overrides: fields of :class:`NTMConfig` / :class:`LSTMConfig` to set explicitly.
 
     Raises:
@@ -91,10 +55,9 @@ def model_config(
     _check_model(model)
     task_obj = _tasks.get(task) if isinstance(task, str) else task
     fields: dict[str, Any] = dict(input_size=task_obj.input_size, output_size=task_obj.output_size)
-    if preset == "paper":
-        if (task_obj.name, model) not in PAPER:
-            raise ValueError(f"the paper preset has no entry for task {task_obj.name!r} and model {model!r}")
-        fields.update(PAPER[(task_obj.name, model)].model)
+    if preset == "paper":  # the paper's sizes for its tasks; a task of the user's keeps the defaults
+        if (task_obj.name, model) in PAPER:
+            fields.update(PAPER[(task_obj.name, model)].model)
     elif preset is not None:
         raise ValueError(f"unknown preset {preset!r}; choose 'paper' or None")
     if model != "lstm":

@@ -1,38 +1,38 @@
 """Trained models shipped inside the package: ``src/ntm/pretrained/<task>/``.
 
-Each holds ``config.json`` (the run's resolved config) and ``params.safetensors`` (parameters
-only, no optimiser state), loaded without executing code.
+Each is a run directory holding ``config.json`` (the run's resolved config) and
+``best.safetensors`` (parameters only, no optimiser state), loaded without executing code, and
+every command that opens a run opens it as ``shipped:TASK`` (``ntm program shipped:copy``).
 
     model, cfg = ntm.pretrained.load("copy")
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import equinox as eqx
 import jax
 
-from ntm import checkpoint, presets
+from ntm import runs as _runs
 from ntm import tasks as _tasks
-from ntm import train as _train
+from ntm.training import TrainConfig, read_config
+from ntm.training.step import trainable
 
 __all__ = ["ROOT", "available", "load", "export"]
 
 ROOT = Path(__file__).parent / "pretrained"
-PARAMS_FILE = "params.safetensors"
 
 
 def available() -> list[str]:
     """Names of the tasks with a shipped model."""
     if not ROOT.is_dir():
         return []
-    return sorted(p.name for p in ROOT.iterdir() if (p / PARAMS_FILE).is_file())
+    return sorted(p.name for p in ROOT.iterdir() if (p / _runs.BEST_FILE).is_file())
 
 
-def load(task: str) -> tuple[eqx.Module, _train.TrainConfig]:
+def load(task: str) -> tuple[eqx.Module, TrainConfig]:
     """Load the shipped model of ``task``: ``(model, train_config)``.
 
     Raises:
@@ -40,23 +40,23 @@ def load(task: str) -> tuple[eqx.Module, _train.TrainConfig]:
     """
     name = _tasks.get(task).name
     folder = ROOT / name
-    if not (folder / PARAMS_FILE).is_file():
+    if not (folder / _runs.BEST_FILE).is_file():
         raise ValueError(f"no shipped model for task {name!r}; shipped: {', '.join(available()) or 'none'}")
-    cfg = _train.TrainConfig.from_dict(json.loads((folder / _train.CONFIG_FILE).read_text())["train"]).resolved()
-    model = presets.build_model(cfg.model_config(), jax.random.key(cfg.seed))
-    params, static = eqx.partition(model, model.trainable_filter())
-    params, _ = checkpoint.load(folder / PARAMS_FILE, params)
-    return eqx.combine(params, static), cfg
+    run = _runs.Run(folder)
+    model, _ = run.load_model("best")
+    return model, read_config(run)
 
 
 def export(run_dir: str | Path, task: str | None = None) -> Path:
-    """Copy a trained run's config and parameters (not its optimiser state) into the package."""
-    model, cfg, meta = _train.load_run(run_dir)
-    folder = ROOT / (task or cfg.task)
+    """Copy a trained run's config and best parameters (not its optimiser state) into the package."""
+    run = _runs.Run(run_dir)
+    model, info = run.load_model("best")
+    folder = ROOT / (task or run.task_name)
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(run_dir) / _train.CONFIG_FILE, folder / _train.CONFIG_FILE)
-    params, _ = eqx.partition(model, model.trainable_filter())
-    checkpoint.save(folder / PARAMS_FILE, params, {"sequences": meta.get("sequences"), "eval_cost": meta.get("eval_cost")})
+    shutil.copyfile(run.path / _runs.CONFIG_FILE, folder / _runs.CONFIG_FILE)
+    params, _ = eqx.partition(model, trainable(model))
+    target = _runs.Run(folder)
+    target.save_best(params, {"step": 0, "sequences": info.sequences, "wall_time": 0.0, "eval_cost": info.eval_cost})
     return folder
 
 

@@ -379,34 +379,38 @@ def _run_traced(model: Any, inputs: Any):
 _RUN_TRACED = None
 
 
-def sample_run(run_dir: str | Path, length: int | None = None, seed: int = 0) -> dict[str, Any]:
+def sample_run(run_dir: str | Path, length: int | None = None, seed: int = 0, checkpoint: str = "best") -> dict[str, Any]:
     """Load a run, sample one sequence of its task and run the model on it with a trace.
 
     Args:
-        run_dir: a run directory (see :mod:`ntm.train`).
-        length: the task's main size; default: the top of its training range.
+        run_dir: a run directory (see :mod:`ntm.runs`; ``shipped:TASK`` for a shipped model).
+        length: the task's main size; default: the task's :meth:`~ntm.tasks.Task.show_sizes`.
         seed: PRNG seed of the sampled sequence.
+        checkpoint: ``"best"`` (the lowest evaluation cost; the last one where there is no best)
+            or ``"last"``.
 
     Returns:
-        A dict: ``model``, ``config`` (the TrainConfig), ``meta``, ``task``, ``length``,
-        ``batch`` (one sequence, B = 1), ``logits [1, T, O]``, ``trace`` (leading T axis) and
-        ``valid`` (the number of steps up to and including the last scored step).
+        A dict: ``model``, ``model_name``, ``info`` (:class:`~ntm.runs.CheckpointInfo`: which
+        checkpoint), ``task``, ``length``, ``batch`` (one sequence, B = 1), ``logits [1, T, O]``,
+        ``trace`` (leading T axis) and ``valid`` (the number of steps up to and including the
+        last scored step).
 
     Raises:
-        ntm.train.RunError: an unusable run directory.
+        ntm.runs.RunError: an unusable run directory.
         ValueError: the model has no memory heads (the LSTM baseline), or a bad ``length``.
     """
     import jax
 
-    from ntm.train import load_run
+    from ntm.runs import Run
 
-    model, cfg, meta = load_run(run_dir)
+    run = Run(run_dir)
+    task = run.task()
+    model, info = run.load_model(checkpoint)
     if not hasattr(model, "config") or not hasattr(model.config, "memory_rows"):
-        raise ValueError(f"{run_dir}: model {cfg.model!r} has no memory heads to describe")
-    task = cfg.task_obj()
-    if length is None:
-        length = task.train_lengths[1]
-    batch = task.sample(jax.random.key(seed), 1, length)
+        raise ValueError(f"{run_dir}: model {run.model_name!r} has no memory heads to describe")
+    sizes = {**task.show_sizes(), **({"length": length} if length is not None else {})}
+    length = sizes.pop("length")
+    batch = task.sample(jax.random.key(seed), 1, length, **sizes)
     # No mask: the task's mask marks the scored steps, and masking would freeze the state on the
     # others (the input phase).
     logits, trace = _run_traced(model, batch.inputs)
@@ -414,7 +418,7 @@ def sample_run(run_dir: str | Path, length: int | None = None, seed: int = 0) ->
     scored = np.flatnonzero(mask > 0)
     valid = int(scored[-1]) + 1 if scored.size else mask.shape[0]
     return dict(
-        model=model, config=cfg, meta=meta, task=task, length=length, batch=batch,
+        model=model, model_name=run.model_name, info=info, task=task, length=length, batch=batch,
         logits=logits, trace=trace, valid=valid,
     )
 
@@ -433,7 +437,7 @@ def _ranges(indices: np.ndarray) -> str:
     return ", ".join(parts) if parts else "none"
 
 
-def summarize_run(run_dir: str | Path, length: int | None = None, seed: int = 0) -> str:
+def summarize_run(run_dir: str | Path, length: int | None = None, seed: int = 0, checkpoint: str = "best") -> str:
     """The program a trained model runs, read off one sampled sequence (``ntm program DIR``).
 
     Samples one sequence of the run's task at ``length`` (default: the top of the training range),
@@ -444,19 +448,17 @@ def summarize_run(run_dir: str | Path, length: int | None = None, seed: int = 0)
         A header (task, model, memory size, sequence length, scored steps), the per-head program,
         and a one-line legend.
     """
-    return summarize_sample(sample_run(run_dir, length, seed), seed)
+    return summarize_sample(sample_run(run_dir, length, seed, checkpoint), seed)
 
 
 def summarize_sample(r: dict[str, Any], seed: int = 0) -> str:
     """:func:`summarize_run` for an existing :func:`sample_run` result (``seed`` is only printed)."""
-    cfg, model, valid = r["config"], r["model"], r["valid"]
+    model, valid = r["model"], r["valid"]
     mask = np.asarray(r["batch"].mask)[0][:valid]
     c = model.config
-    trained = r["meta"].get("sequences")
     header = [
-        f"{cfg.task} / {cfg.model}: memory {c.memory_rows} x {c.memory_width}, "
-        f"{c.write_heads} write + {c.read_heads} read head(s)"
-        + (f", trained on {trained} sequences" if trained is not None else ""),
+        f"{r['task'].name} / {r['model_name']}: memory {c.memory_rows} x {c.memory_width}, "
+        f"{c.write_heads} write + {c.read_heads} read head(s); {r['info'].describe()}",
         f"one sequence, length {r['length']} (seed {seed}): steps 0-{valid - 1}; "
         f"scored (output) steps: {_ranges(np.flatnonzero(mask > 0))}",
         "",

@@ -16,52 +16,30 @@ from typing import Any
 
 import jax
 
-from ntm import checkpoint, evaluate, presets
+from ntm import checkpoint, evaluate, paper, presets
+from ntm import runs as _runs
 from ntm import tasks as _tasks
-from ntm import train as _train
+from ntm import training as _training
 
-__all__ = ["BUDGETS", "TARGETS", "CURRICULA", "LR_SCHEDULES", "run_cell", "reproduce", "summary_table"]
+__all__ = ["run_cell", "reproduce", "summary_table", "cell_config", "RESULT_FILE"]
 
-# Training budget per task in sequences (the paper trains for far longer; on a 2-core CPU the
-# wall-time budget usually binds first).
-BUDGETS: dict[str, int] = {
-    "copy": 100_000,
-    "repeat_copy": 200_000,
-    "associative_recall": 200_000,
-    "dynamic_ngrams": 200_000,
-    "priority_sort": 200_000,
-}
-# Early stop once the evaluation cost (bits per sequence) falls below this; None: run the budget.
-TARGETS: dict[str, float | None] = {
-    "copy": 0.05,
-    "repeat_copy": 0.05,
-    "associative_recall": 0.05,
-    "dynamic_ngrams": None,
-    "priority_sort": None,
-}
-# The default preset's learning rate (3e-3) was chosen on copy; the longer and larger tasks get
-# a more cautious 1e-3 (not tuned).
-LEARNING_RATES: dict[str, dict[str, float]] = {
-    name: {"learning_rate": 1e-3}
-    for name in ("repeat_copy", "associative_recall", "dynamic_ngrams", "priority_sort")
-}
-# Without a curriculum, repeat copy was not learned by either NTM in 160,000-200,000 sequences
-# (the cost stayed near 200 bits: the models never learned to store the sequence).  The paper
-# uses no curriculum; here repeat copy starts with fewer repeats.  (Priority sort with shorter
-# lists first did worse than without: REPRODUCTION.md.)
-CURRICULA: dict[str, list[dict[str, Any]]] = {
-    "repeat_copy": [
-        {"until": 30_000, "task_args": {"train_repeats": [1, 2]}},
-        {"until": 60_000, "task_args": {"train_repeats": [1, 4]}},
-        {"until": 90_000, "task_args": {"train_repeats": [1, 7]}},
-    ],
-}
-# Later learning rates: with the curriculum, repeat copy reaches about 1 bit per sequence by
-# ~110,000 sequences at 1e-3 and then hovers there with spikes; a smaller rate settles it.
-LR_SCHEDULES: dict[str, list[dict[str, Any]]] = {
-    "repeat_copy": [{"from": 120_000, "learning_rate": 1e-4}],
-}
 RESULT_FILE = "result.json"
+
+
+def cell_config(task: str, model: str, seed: int = 0, *, sequences: int | None = None,
+                time_budget: float | None = None, **overrides: Any) -> _training.TrainConfig:
+    """The configuration of one cell: the default recipe with the task's reproduction settings
+    (:data:`ntm.paper.REPRODUCTION`: budget, target, learning rate, curriculum, schedule)."""
+    task_obj = _tasks.get(task)
+    rep = paper.reproduction(task_obj.name)
+    fields: dict[str, Any] = dict(
+        task=_tasks.spec(task_obj), model=model, seed=seed, sequences=sequences or rep.sequences,
+        target_cost=rep.target_cost, time_budget=time_budget, curriculum=[dict(c) for c in rep.curriculum],
+        lr_schedule=[dict(e) for e in rep.lr_schedule],
+    )
+    if rep.learning_rate is not None:
+        fields["learning_rate"] = rep.learning_rate
+    return _training.TrainConfig(**{**fields, **overrides})
 
 
 def run_cell(
@@ -85,30 +63,26 @@ def run_cell(
     task_obj = _tasks.get(task)
     out = Path(root) / f"{task_obj.name}-{model}-seed{seed}"
     result_path = out / RESULT_FILE
-    budget = sequences or BUDGETS[task_obj.name]
+    budget = sequences or paper.reproduction(task_obj.name).sequences
     if result_path.exists():
         done = json.loads(result_path.read_text())
         more_time = time_budget is None or time_budget > done["wall_time"] + 1.0
         on_budget = done["stop_reason"] in ("time budget", "budget")
         if not (on_budget and more_time and budget > done["sequences"]):
             return done
-    if (out / _train.CONFIG_FILE).exists():
-        result = _train.resume(out, sequences=budget, time_budget=time_budget, progress=progress)
+    if _runs.Run(out).exists():  # (a cell stopped before its first checkpoint starts again)
+        result = _training.resume(out, sequences=budget, time_budget=time_budget, progress=progress)
     else:
-        cfg = _train.TrainConfig(
-            task=task_obj.name, model=model, seed=seed, sequences=budget,
-            target_cost=TARGETS[task_obj.name], time_budget=time_budget,
-            curriculum=CURRICULA.get(task_obj.name, []), lr_schedule=LR_SCHEDULES.get(task_obj.name, []),
-            **{**LEARNING_RATES.get(task_obj.name, {}), **(train_overrides or {})},
-        )
-        result = _train.train(cfg, out, progress=progress)
+        cfg = cell_config(task_obj.name, model, seed, sequences=budget, time_budget=time_budget, **(train_overrides or {}))
+        result = _training.train(cfg, out, progress=progress)
     if result.stop_reason == "interrupted":  # checkpointed; the next call resumes this cell
         raise KeyboardInterrupt
     records = evaluate.sweep(result.model, task_obj, key=jax.random.key(1000 + seed))
     record = {
         "task": task_obj.name, "model": model, "seed": seed,
         "parameters": presets.count_parameters(result.model),
-        "paper_parameters": presets.PAPER[(task_obj.name, model)].paper_parameters,
+        "paper_parameters": paper.PAPER[(task_obj.name, model)].paper_parameters
+        if (task_obj.name, model) in paper.PAPER else None,
         "sequences": result.sequences, "wall_time": result.wall_time, "eval_cost": result.eval_cost,
         "solved": result.solved, "stop_reason": result.stop_reason, "generalisation": records,
     }
@@ -127,10 +101,10 @@ def reproduce(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Run every (task, model, seed) cell in order; each gets ``time_budget`` seconds of training and
-    ``sequences`` sequences (None: the task's entry in :data:`BUDGETS`), whichever ends first."""
+    ``sequences`` sequences (None: the task's budget in :data:`ntm.paper.REPRODUCTION`), whichever ends first."""
     out = []
     for task in tasks or _tasks.names():
-        for model in models or list(presets.MODELS):
+        for model in models or list(paper.MODELS):
             for seed in seeds or [0]:
                 out.append(
                     run_cell(root, task, model, seed, time_budget=time_budget, sequences=sequences, progress=progress)
@@ -152,7 +126,7 @@ def summary_table(records: list[dict[str, Any]]) -> str:
         )
         ec = "-" if r["eval_cost"] is None else f"{r['eval_cost']:.3f}"
         lines.append(
-            f"| {r['task']} | {r['model']} | {r['seed']} | {r['parameters']:,} / {r['paper_parameters']:,} | "
+            f"| {r['task']} | {r['model']} | {r['seed']} | {r['parameters']:,} / {r['paper_parameters'] or 0:,} | "
             f"{r['sequences']:,} | {r['wall_time']:.0f} | {ec} | {gen} |"
         )
     return "\n".join(lines)

@@ -156,14 +156,14 @@ def render_html(data: dict) -> str:
     )
 
 
-def viewer_data(run_dir: str | Path, length: int | None = None, seed: int = 0) -> dict:
+def viewer_data(run_dir: str | Path, length: int | None = None, seed: int = 0, checkpoint: str = "best") -> dict:
     """The ``data`` dict of :func:`render_html` for one sampled sequence of a run, trimmed to the
     steps up to the last scored one (see :func:`ntm.program.sample_run`)."""
     from ntm import program
 
-    r = program.sample_run(run_dir, length, seed)
+    r = program.sample_run(run_dir, length, seed, checkpoint)
     valid = r["valid"]
-    batch, tr, cfg, model = r["batch"], r["trace"], r["config"], r["model"]
+    batch, tr, model = r["batch"], r["trace"], r["model"]
     logits = np.asarray(r["logits"], dtype=np.float64)[0, :valid]
     heads = []
     for kind in ("write", "read"):
@@ -184,12 +184,11 @@ def viewer_data(run_dir: str | Path, length: int | None = None, seed: int = 0) -
                 head["erase"] = np.asarray(tr.erase)[:valid, 0, h]
             heads.append(head)
     c = model.config
-    trained = r["meta"].get("sequences")
     return {
-        "title": f"NTM viewer: {cfg.task} / {cfg.model}",
+        "title": f"NTM viewer: {r['task'].name} / {r['model_name']}",
         "subtitle": (
-            f"length {r['length']} (seed {seed}), {valid} steps; memory {c.memory_rows} x {c.memory_width}"
-            + (f"; trained on {trained} sequences" if trained is not None else "")
+            f"{r['task'].size_label} {r['length']} (seed {seed}), {valid} steps; memory {c.memory_rows} x {c.memory_width}"
+            f"; {r['info'].describe()}"
         ),
         "program": program.summarize_sample(r, seed),
         "inputs": np.asarray(batch.inputs)[0, :valid],
@@ -201,24 +200,27 @@ def viewer_data(run_dir: str | Path, length: int | None = None, seed: int = 0) -
     }
 
 
-def write_viewer(run_dir: str | Path, out_path: str | Path, length: int | None = None, seed: int = 0) -> Path:
+def write_viewer(
+    run_dir: str | Path, out_path: str | Path, length: int | None = None, seed: int = 0, checkpoint: str = "best"
+) -> Path:
     """Write the viewer of one sampled sequence of a run (``ntm view DIR --out viewer.html``).
 
     Args:
-        run_dir: a run directory (see :mod:`ntm.train`).
+        run_dir: a run directory (see :mod:`ntm.runs`; ``shipped:TASK`` for a shipped model).
         out_path: the HTML file to write (parent directories are created).
-        length: the task's main size; default: the top of its training range.
+        length: the task's main size; default: the task's ``show_sizes``.
         seed: PRNG seed of the sampled sequence.
+        checkpoint: ``"best"`` or ``"last"`` (see :func:`ntm.program.sample_run`).
 
     Returns:
         ``out_path`` as a Path.
 
     Raises:
-        ntm.train.RunError: an unusable run directory.
+        ntm.runs.RunError: an unusable run directory.
         ValueError: the model has no memory (the LSTM baseline) or a bad ``length``.
     """
     out = Path(out_path)
-    page = render_html(viewer_data(run_dir, length, seed))
+    page = render_html(viewer_data(run_dir, length, seed, checkpoint))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ntm import train as _train
+from ntm import runs as _runs
 
 __all__ = [
     "run_labels",
@@ -59,11 +59,14 @@ def _save(fig, out_path: str | Path) -> Path:
 
 
 def _settings(run_dir: Path) -> dict[str, Any]:
-    """A run's settings as a flat dict (train fields, then model fields), for labels."""
-    cfg = _train.read_config(run_dir)
-    flat: dict[str, Any] = {k: v for k, v in cfg.to_dict().items() if k not in ("task_args", "model_args")}
-    flat.update({f"task.{k}": v for k, v in cfg.task_args.items()})
-    flat.update(dataclasses.asdict(cfg.model_config()))
+    """A run's settings as a flat dict (training settings, task fields, then model fields), for labels."""
+    run = _runs.Run(run_dir)
+    config = run.config
+    train = config.get("train") or {**config["fit"], "preset": "-"}  # (a run made by fit from Python)
+    flat: dict[str, Any] = {k: v for k, v in train.items() if k not in ("task_args", "model_args")}
+    flat.update(task=run.task_name, model=run.model_name, seed=run.seed)
+    flat.update({f"task.{k}": v for k, v in config["task"].get("args", {}).items()})
+    flat.update({k: v for k, v in config["model"].items() if k != "kind"})
     return flat
 
 
@@ -154,17 +157,17 @@ def learning_curves_figure(
     if not dirs:
         raise ValueError("plot_learning_curves: no run directories given")
     labels = list(labels) if labels is not None else run_labels(dirs)
-    configs = [_train.read_config(d) for d in dirs]
-    tasks = sorted({c.task for c in configs})
+    opened = [_runs.Run(d) for d in dirs]
+    tasks = sorted({r.task_name for r in opened})
     fig = _figure(8, 4.5, layout="constrained")
     ax = fig.add_subplot()
-    for i, (d, cfg, label) in enumerate(zip(dirs, configs, labels)):
-        rows = _train.read_metrics(d)
+    for i, (run, label) in enumerate(zip(opened, labels)):
+        rows = run.metrics()
         color = f"C{i % 10}"
         x = np.array([r["sequences"] for r in rows]) / 1000.0
         y = np.array([r["cost_bits"] for r in rows])
         ev = np.array([r["eval_cost_bits"] for r in rows])
-        curriculum = cfg.curriculum
+        curriculum = run.curriculum
         if curriculum:
             end = curriculum[-1]["until"] / 1000.0
             y = np.where(x > end, y, np.nan)

@@ -47,6 +47,7 @@ class AssociativeRecallTask(Task):
     """
 
     name: ClassVar[str] = "associative_recall"
+    size_label: ClassVar[str] = "items"
     min_length: ClassVar[int] = 2
 
     width: int = 6
@@ -75,9 +76,13 @@ class AssociativeRecallTask(Task):
         """Draw a batch: inputs ``[B, T, width+2]``, targets ``[B, T, width]``, mask ``[B, T]``."""
         return _draw_jit(self, key, _check_batch_size(batch_size), self._length_range(length))
 
+    def eval_points(self) -> list[dict]:
+        """2 to 20 items in steps of 2 (the paper tests up to 20 after training on 2-6)."""
+        return [{"length": n} for n in range(2, 21, 2)]
+
     def _draw(self, key: jax.Array, batch_size: int, lo: int, hi: int) -> Batch:
         m = self.item_length
-        num_steps = (m + 1) * hi + 2 * m + 2
+        num_steps = self.num_steps(hi)
         key_len, key_query, key_bits = jax.random.split(key, 3)
         K = _draw_sizes(key_len, batch_size, lo, hi)  # [B, 1]
         # randint accepts a per-sequence upper bound: q in [0, K-2].

@@ -47,16 +47,33 @@ class Batch(NamedTuple):
 
 
 class Task(abc.ABC):
-    """Abstract task: samples padded batches (:class:`Batch`) from a key and a size.
+    """Abstract task: what training, evaluation and the pictures need to know about a problem.
 
     Each task has one "main size" (sequence length, number of items, number of bits...) whose
-    training range is ``train_lengths``. Concrete tasks are frozen dataclasses declaring
-    ``train_lengths`` as a field and validating every field in ``__post_init__``.
+    training range is ``train_lengths``. Concrete tasks are frozen dataclasses (hashable, so a
+    task can be a static argument of ``jax.jit``) declaring ``train_lengths`` as a field and
+    validating every field in ``__post_init__``.
+
+    A task must define ``name``, ``input_size``, ``output_size``, ``num_steps`` and ``sample``;
+    everything else has a default that suits a task whose targets are bits:
+
+    - :meth:`cost` (the training loss: bits per sequence), :meth:`bit_errors` and
+      :meth:`scores` (what an evaluation reports);
+    - :attr:`size_label` and :attr:`extra_sizes` (what the sizes are called; the keyword sizes
+      ``sample`` takes besides the main one), :meth:`eval_points` (the default generalisation
+      sizes) and :meth:`point_label`, :meth:`show_sizes` (the sizes of a pictured sequence).
+
+    A task of one's own needs no registration to be trained: ``ntm train mypackage.tasks:Reverse``
+    imports it (:func:`ntm.tasks.get`), and so does every later command on its run directory.
     """
 
     name: ClassVar[str]
     # Smallest meaningful main size (associative recall needs two items to have a query).
     min_length: ClassVar[int] = 1
+    # What the main size counts, for tables and axes.
+    size_label: ClassVar[str] = "length"
+    # Sizes besides the main one that ``sample`` and ``num_steps`` take by keyword.
+    extra_sizes: ClassVar[tuple[str, ...]] = ()
     train_lengths: tuple[int, int]
 
     @property
@@ -76,6 +93,49 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def sample(self, key: jax.Array, batch_size: int, length: LengthSpec = None, **kw: Any) -> Batch:
         """Draw ``batch_size`` episodes as a :class:`Batch` with ``T = num_steps(length, ...)``."""
+
+    # Scoring ------------------------------------------------------------------------------------
+
+    def cost(self, logits: jax.Array, batch: Batch) -> jax.Array:
+        """``[B]`` the training loss per sequence: binary cross-entropy in bits over scored outputs
+        (the paper's "cost per sequence"); training minimises its batch mean."""
+        from ntm import metrics
+
+        return metrics.cost_bits(logits, batch.targets, batch.mask)
+
+    def bit_errors(self, logits: jax.Array, batch: Batch) -> jax.Array:
+        """``[B]`` wrong bits per sequence (outputs thresholded at probability 1/2), scored steps only."""
+        from ntm import metrics
+
+        return metrics.bit_errors(logits, batch.targets, batch.mask)
+
+    def scores(self, logits: jax.Array, batch: Batch) -> dict[str, jax.Array]:
+        """What an evaluation reports, each ``[B]``: ``cost_bits`` and ``bit_errors`` at least;
+        a task may add references (dynamic n-grams: the Bayes-optimal cost on the same sequences)."""
+        return {"cost_bits": self.cost(logits, batch), "bit_errors": self.bit_errors(logits, batch)}
+
+    # Sizes for evaluation and pictures -----------------------------------------------------------
+
+    def eval_points(self) -> list[dict[str, Any]]:
+        """The default generalisation sizes, as ``[{"length": ..., <extra size>: ...}, ...]``: the
+        paper's test sizes for its tasks; the top of the training range and twice it otherwise."""
+        hi = self.train_lengths[1]
+        return [{"length": hi}, {"length": 2 * hi}]
+
+    def point_label(self, point: dict[str, Any]) -> str:
+        """A short label for one size, e.g. ``"length 120"`` or ``"length 10, repeats 20"``."""
+
+        def fmt(v: Any) -> str:
+            return f"{v[0]}-{v[1]}" if isinstance(v, (tuple, list)) else str(v)
+
+        parts = [f"{self.size_label} {fmt(point['length'])}"]
+        parts += [f"{name} {fmt(point[name])}" for name in self.extra_sizes if point.get(name) is not None]
+        return ", ".join(parts)
+
+    def show_sizes(self) -> dict[str, Any]:
+        """The sizes of the one sequence that ``ntm show``, ``program`` and ``view`` run by
+        default: the top of every training range."""
+        return {"length": self.train_lengths[1]}
 
     # Helpers shared by the concrete tasks ------------------------------------------------------
 

@@ -67,8 +67,12 @@ class CopyTask(Task):
         """Draw a batch: inputs ``[B, T, width+1]``, targets ``[B, T, width]``, mask ``[B, T]``."""
         return _draw_jit(self, key, _check_batch_size(batch_size), self._length_range(length))
 
+    def eval_points(self) -> list[dict]:
+        """The paper's test lengths (section 4.1): 10, 20, 30, 50 and 120."""
+        return [{"length": n} for n in (10, 20, 30, 50, 120)]
+
     def _draw(self, key: jax.Array, batch_size: int, lo: int, hi: int) -> Batch:
-        num_steps = 2 * hi + 1
+        num_steps = self.num_steps(hi)
         key_len, key_bits = jax.random.split(key)
         L = _draw_sizes(key_len, batch_size, lo, hi)  # [B, 1]
         bits = _random_bits(key_bits, (batch_size, hi, self.width))  # [B, Lmax, W]

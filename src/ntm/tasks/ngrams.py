@@ -74,11 +74,23 @@ class DynamicNGramsTask(Task):
         """Draw a batch: inputs ``[B, T, 1]``, targets ``[B, T, 1]``, mask ``[B, T]``."""
         return _draw_jit(self, key, _check_batch_size(batch_size), self._length_range(length))
 
+    def scores(self, logits: jax.Array, batch: Batch) -> dict[str, jax.Array]:
+        """Adds ``optimal_cost_bits``: the Bayes-optimal predictor's cost on the same sequences (eq. 10)."""
+        from ntm import metrics
+
+        out = super().scores(logits, batch)
+        out["optimal_cost_bits"] = metrics.ngram_optimal_cost(batch.targets[..., 0], batch.mask, order=self.order)
+        return out
+
+    def eval_points(self) -> list[dict]:
+        """The training size (fixed)."""
+        return [{"length": self.train_lengths[1]}]
+
     def _draw(self, key: jax.Array, batch_size: int, lo: int, hi: int) -> Batch:
         key_len, key_p, key_u = jax.random.split(key, 3)
         L = _draw_sizes(key_len, batch_size, lo, hi)  # [B, 1]
         bits = _ngram_bits(key_p, key_u, batch_size, hi, self.order)  # [B, T]
-        t = _time(hi)  # [1, T]
+        t = _time(self.num_steps(hi))  # [1, T]
 
         valid = t < L
         targets = jnp.where(valid, bits, 0.0)

@@ -72,8 +72,12 @@ class PrioritySortTask(Task):
         """Draw a batch: inputs ``[B, T, width+2]``, targets ``[B, T, width]``, mask ``[B, T]``."""
         return _draw_jit(self, key, _check_batch_size(batch_size), self._length_range(length))
 
+    def eval_points(self) -> list[dict]:
+        """The training size (fixed)."""
+        return [{"length": self.train_lengths[1]}]
+
     def _draw(self, key: jax.Array, batch_size: int, lo: int, hi: int) -> Batch:
-        num_steps = hi + 1 + min(self.num_outputs, hi)
+        num_steps = self.num_steps(hi)
         key_len, key_prio, key_bits = jax.random.split(key, 3)
         L = _draw_sizes(key_len, batch_size, lo, hi)  # [B, 1]
         priority = _uniform(key_prio, (batch_size, hi), -1.0, 1.0)  # [B, Lmax]

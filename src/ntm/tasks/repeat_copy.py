@@ -51,6 +51,7 @@ class RepeatCopyTask(Task):
     """
 
     name: ClassVar[str] = "repeat_copy"
+    extra_sizes: ClassVar[tuple[str, ...]] = ("repeats",)
 
     width: int = 8
     train_lengths: tuple[int, int] = (1, 10)
@@ -102,10 +103,19 @@ class RepeatCopyTask(Task):
         sizes = self._length_range(length) + self._repeat_range(repeats)
         return _draw_jit(self, key, _check_batch_size(batch_size), sizes)
 
+    def eval_points(self) -> list[dict]:
+        """The training ranges, then lengths 10, 20 x repeats 10, 20 (the paper's figure 8 grid
+        lies wholly outside the training ranges)."""
+        grid = [{"length": n, "repeats": r} for n in (10, 20) for r in (10, 20)]
+        return [{"length": self.train_lengths, "repeats": self.train_repeats}, *grid]
+
+    def show_sizes(self) -> dict:
+        return {"length": self.train_lengths[1], "repeats": self.train_repeats[1]}
+
     def _draw(
         self, key: jax.Array, batch_size: int, l_lo: int, l_hi: int, r_lo: int, r_hi: int
     ) -> Batch:
-        num_steps = l_hi + 2 + l_hi * r_hi
+        num_steps = self.num_steps(l_hi, r_hi)
         key_len, key_rep, key_bits = jax.random.split(key, 3)
         L = _draw_sizes(key_len, batch_size, l_lo, l_hi)  # [B, 1]
         R = _draw_sizes(key_rep, batch_size, r_lo, r_hi)  # [B, 1]

@@ -4,8 +4,8 @@
 draws it, one row per location (``[B, N, M]``).  Inside its ``lax.scan`` the model keeps the
 transpose, ``mt[b, j, i] = memory[b, i, j]``, so that the long axis (N locations, 128 in the paper)
 is the contiguous one.  XLA's CPU backend vectorises along the contiguous axis: with N there, the
-erase-and-add write runs about 5x faster than with the 20-wide M there (batch 32, 128 x 20), and so
-do the other passes over the whole memory.  The functions below compute exactly the quantities of
+erase-and-add write runs several times faster than with the 20-wide M there (docs/performance.md),
+and so do the other passes over the whole memory.  The functions below compute exactly the quantities of
 their row-layout counterparts (tests compare them); the gradients are written by hand, with every
 sum over M as an elementwise product and a sum, and every sum over N (the contiguous axis) as a
 matrix product when its operands are arrays the step has already made, but as a product and a sum,
@@ -53,7 +53,7 @@ def _cosine_bwd(residuals, g):
     c_mem = jnp.sum(g * sim, axis=1) / (norm_mem * norm_mem)  # [B, N], summed over heads
     d_mt = jnp.sum(key[..., None] * c_key[:, :, None, :], axis=1) - c_mem[:, None, :] * mt
     # A sum over N, but not a matrix product: the write head's memory is read from the stack the
-    # backward pass saved, and a matrix product would copy it out first (4% slower updates).
+    # backward pass saved, and a matrix product would copy it out first.
     d_key = jnp.sum(c_key[:, :, None, :] * mt[:, None], axis=-1)
     d_key = d_key - (jnp.sum(g * sim, axis=-1) / (norm_key * norm_key))[..., None] * key
     return d_mt, d_key
@@ -75,7 +75,7 @@ def shift(w: jax.Array, s: jax.Array) -> jax.Array:
     with S//2 entries wrapped around at each end: one concatenation, whose windows XLA reads inside
     the fused sum, and the gradient wraps the output's gradient once in the same way.  Copies made
     with ``jnp.roll`` are two slices and a concatenation each, forward and backward: 10 more XLA
-    operations per head and step, and training updates up to 4% slower.
+    operations per head and step.
     """
     return _shift_fwd(w, s)[0]
 
@@ -154,12 +154,12 @@ def _write_bwd(residuals, g):
     d_w, d_erase, d_add = [], [], []
     for h in range(w.shape[1]):
         # dL/dkeep_h = g * mt * prod_{j != h} keep_j.  Written into both sums rather than made
-        # once: XLA fuses it into each, which saves writing and reading a whole memory (5% faster
-        # updates), and for the sum over N a matrix product would need it made.
+        # once: XLA fuses it into each, which saves writing and reading a whole memory, and for
+        # the sum over N a matrix product would need it made.
         g_keep = _product([g_mem] + [f for j, f in enumerate(factors) if j != h])
         d_w.append(jnp.sum(g * add[:, h, :, None] - g_keep * erase[:, h, :, None], axis=1))  # [B, N]
         d_erase.append(-jnp.sum(g_keep * w[:, h, None, :], axis=-1))  # [B, M]
-        # g is made anyway: here the matrix product is the faster form (a sum: 0.7x).
+        # g is made anyway: here the matrix product is the faster form (docs/performance.md).
         d_add.append(jnp.einsum("bmn,bn->bm", g, w[:, h]))
     return g * _product(factors), jnp.stack(d_w, axis=1), jnp.stack(d_erase, axis=1), jnp.stack(d_add, axis=1)
 

@@ -1,12 +1,11 @@
-"""Compiler options for the jitted training and evaluation functions.
+"""Compiler options that make NTM programs fast on XLA's CPU backend, and a jit that applies them.
 
 XLA's CPU backend hands fused elementwise and dot computations to the YNNPACK library by default.
 An NTM step is hundreds of small operations on arrays of a few kilobytes, for which XLA's own
-generated loops do as well or better (NTM-FF copy, batch 32: 63 ms instead of 104 ms per
-forward + backward), while the LSTM baseline's large matrix products run faster with YNNPACK
-(batch 8: 69 ms instead of 170 ms per update).  So the option is applied to calls whose
-first argument is an NTM (a model, or its parameters partitioned by equinox), and to nothing
-else.  It is ignored by other backends, and dropped when the installed XLA does not know it.
+generated loops do better, while large matrix products (an LSTM's, an MLP's) run faster with
+YNNPACK (docs/performance.md).  So :func:`jit` applies the options to calls whose arguments
+contain an NTM (a model, a user's module holding one, or their parameters partitioned by
+equinox), and to nothing else.  It is ignored by other backends, and dropped when the installed XLA does not know it.
 The other options (see :data:`COMPILER_OPTIONS`) keep XLA from splitting the sums over memory
 locations (passed on the CPU only), let a loop's new memory take the old one's buffer, and let
 the vectoriser use the CPU's widest registers; each is dropped when the installed XLA does not
@@ -22,23 +21,24 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-__all__ = ["COMPILER_OPTIONS", "compiler_options", "cpu_count", "jit", "one_thread_cpu_client", "split_count"]
+__all__ = [
+    "COMPILER_OPTIONS", "compiler_options", "contains_ntm", "cpu_count", "jit", "one_thread_cpu_client", "split_count",
+]
 
 COMPILER_OPTIONS: dict[str, Any] = {
     "xla_cpu_experimental_ynn_fusion_type": "",
     # XLA splits every sum or maximum over more than 32 elements (the softmaxes over N locations,
     # and their gradients) into a separate, unfusable reduce-window of 32-element pieces followed
-    # by a small reduction: about 36 extra operations per NTM step.  Without the split, updates are
-    # 8-14% faster (batch 1-32) and compile in less time; the sums are over 128 terms, where the
-    # split's accuracy gain is immaterial.
+    # by a small reduction: dozens of extra operations per NTM step.  Without the split, updates are
+    # faster and compile in less time; the sums are over 128 terms, where the split's accuracy gain
+    # is immaterial.
     "xla_disable_hlo_passes": "tree_reduction_rewriter",
     # Copy insertion with region analysis sees that a loop's new memory may take the buffer of the
-    # old one once the old one has been read, instead of copying the whole memory at every step:
-    # 2-8% faster updates (NTM-FF, batches 1-32), and slightly shorter compilation.
+    # old one once the old one has been read, instead of copying the whole memory at every step.
     "xla_cpu_copy_insertion_use_region_analysis": True,
     # Let the vectoriser use 512-bit registers where the CPU has them (AVX-512; elsewhere it falls
-    # back to the widest the CPU has).  On a 2-core AVX-512 machine: updates 8-13% faster at batches
-    # 8-128 (NTM-FF and NTM-LSTM), 2-4% slower at batch 1.
+    # back to the widest the CPU has): faster at every batch but 1, where it costs a little, which
+    # is kept for one set of options for every NTM program.
     "xla_cpu_prefer_vector_width": 512,
 }
 
@@ -58,15 +58,18 @@ def compiler_options() -> dict[str, Any]:
     return accepted
 
 
-def _is_ntm(x: Any) -> bool:
+def contains_ntm(tree: Any) -> bool:
+    """Whether a pytree (a model, its parameters, a tuple of arguments) holds an NTM anywhere."""
     from ntm.model import NTM
 
-    return isinstance(x, NTM)
+    is_ntm = lambda x: isinstance(x, NTM)  # noqa: E731
+    return any(is_ntm(leaf) for leaf in jax.tree_util.tree_leaves(tree, is_leaf=is_ntm))
 
 
 class _LazyJit:
-    """A jitted function whose compiler options are chosen at its first call, not at import:
-    :func:`compiler_options` when the first argument is an NTM, none otherwise."""
+    """A jitted function whose compiler options are chosen at each call, not at import:
+    :func:`compiler_options` when an argument contains an NTM, none otherwise (one compiled
+    wrapper of each kind)."""
 
     def __init__(self, fun: Callable, filter: bool, kwargs: dict[str, Any]):
         self._fun, self._filter, self._kwargs = fun, filter, kwargs
@@ -74,7 +77,7 @@ class _LazyJit:
         functools.update_wrapper(self, fun)
 
     def __call__(self, *args, **kwargs):
-        use = bool(args) and _is_ntm(args[0])
+        use = contains_ntm((args, kwargs))
         if use not in self._jitted:
             wrap = eqx.filter_jit if self._filter else jax.jit
             options = compiler_options() if use else {}
@@ -83,9 +86,12 @@ class _LazyJit:
 
 
 def jit(fun: Callable | None = None, *, filter: bool = False, **kwargs):
-    """``jax.jit`` (or ``eqx.filter_jit`` with ``filter=True``), with :func:`compiler_options` for NTMs.
+    """``jax.jit`` (or ``eqx.filter_jit`` with ``filter=True``), with :func:`compiler_options`
+    whenever the arguments of a call contain an NTM.
 
-    Usable as ``@jit``, ``@jit(filter=True)`` or ``jit(f, static_argnums=...)``.
+    Usable as ``@jit``, ``@jit(filter=True)`` or ``jit(f, static_argnums=...)``.  Functions whose
+    arguments hold no NTM compile exactly as under ``jax.jit``, so wrapping a whole training step
+    (the user's own layers included) is safe.
     """
     if fun is None:
         return lambda f: _LazyJit(f, filter, kwargs)
@@ -112,14 +118,13 @@ def one_thread_cpu_client(devices: int = 1) -> bool:
     by its number of devices, if larger), and spreads each program's operations over that pool.
     An NTM step is hundreds of operations on a few kilobytes each, for which handing work between
     cores costs more than it saves: on a 2-core machine a one-thread pool trains the NTM-FF
-    1.1-1.7x faster at batches 1-32 (README, speed), and compilation, which uses its own threads,
+    faster (docs/performance.md), and compilation, which uses its own threads,
     is not slowed.  So the client is created while this thread may run on one CPU only, and every
     thread is allowed all CPUs again afterwards.
 
     The other cores are better used as devices of their own: with ``devices=2`` on 2 cores,
-    training splits each batch across the two (:func:`ntm.train.data_parallel_devices`), which is
-    1.3-1.8x faster at batches 8-128.  A program that runs on one device of such a client is
-    slower than on a one-device client, though (its pool has two threads: batch 1, 1.4x), so the
+    training splits each batch across the two (:func:`ntm.training.data_parallel_devices`).  A program that runs on one device of such a client is
+    slower than on a one-device client, though (its pool has two threads), so the
     ``ntm`` command asks for more than one device only when it trains with a batch it can split.
     A device count chosen beforehand (``jax_num_cpu_devices``, or
     ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``) is kept.

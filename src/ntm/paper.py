@@ -1,0 +1,106 @@
+"""The paper's settings and this library's recipes, in one place.
+
+- :data:`PAPER`: Graves et al. (2014), Tables 1-3: per (task, model) the model's shape, the
+  learning rate and the published parameter count.  Every NTM uses a 128 x 20 memory and shifts
+  -1, 0, +1; the paper counts heads as read/write pairs.
+- :data:`DEFAULT_RECIPE`: what ``ntm train`` uses when no preset is asked for.
+- :data:`REPRODUCTION`: what ``ntm reproduce`` gives each task: a budget, a target, a learning
+  rate, and where measured to need them, a curriculum and a learning-rate schedule.
+
+Model names: ``"ntm-ff"`` (NTM, feedforward controller), ``"ntm-lstm"`` (NTM, LSTM controller),
+``"lstm"`` (the stacked-LSTM baseline).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+__all__ = ["MODELS", "Preset", "PAPER", "DEFAULT_RECIPE", "Reproduction", "REPRODUCTION", "reproduction"]
+
+MODELS = ("ntm-ff", "ntm-lstm", "lstm")
+
+
+class Preset(NamedTuple):
+    """One cell of the paper's tables: model shape overrides, learning rate, published parameter count."""
+
+    model: dict[str, Any]
+    learning_rate: float
+    paper_parameters: int
+
+
+def _ntm(heads: int, size: int, lr: float, params: int, layers: int = 1) -> Preset:
+    return Preset(
+        dict(read_heads=heads, write_heads=heads, controller_size=size, controller_layers=layers), lr, params
+    )
+
+
+def _lstm(size: int, lr: float, params: int) -> Preset:
+    return Preset(dict(hidden_size=size, layers=3), lr, params)
+
+
+# (task, model) -> Preset.  Source: Graves et al. (2014), Tables 1-3.
+PAPER: dict[tuple[str, str], Preset] = {
+    ("copy", "ntm-ff"): _ntm(1, 100, 1e-4, 17_162),
+    ("copy", "ntm-lstm"): _ntm(1, 100, 1e-4, 67_561),
+    ("copy", "lstm"): _lstm(256, 3e-5, 1_352_969),
+    ("repeat_copy", "ntm-ff"): _ntm(1, 100, 1e-4, 16_712),
+    ("repeat_copy", "ntm-lstm"): _ntm(1, 100, 1e-4, 66_111),
+    ("repeat_copy", "lstm"): _lstm(512, 3e-5, 5_312_007),
+    ("associative_recall", "ntm-ff"): _ntm(4, 256, 1e-4, 146_845),
+    ("associative_recall", "ntm-lstm"): _ntm(1, 100, 1e-4, 70_330),
+    ("associative_recall", "lstm"): _lstm(256, 1e-4, 1_344_518),
+    ("dynamic_ngrams", "ntm-ff"): _ntm(1, 100, 3e-5, 14_656),
+    ("dynamic_ngrams", "ntm-lstm"): _ntm(1, 100, 3e-5, 61_749),
+    ("dynamic_ngrams", "lstm"): _lstm(128, 1e-4, 331_905),
+    ("priority_sort", "ntm-ff"): _ntm(8, 512, 3e-5, 508_305),
+    ("priority_sort", "ntm-lstm"): _ntm(5, 100, 3e-5, 269_038, layers=2),
+    ("priority_sort", "lstm"): _lstm(128, 3e-5, 384_424),
+}
+
+# The "default" preset of `ntm train`: Adam with per-component clipping at 10, chosen by measured
+# time to solve copy (docs/performance.md).  The paper's own optimiser is the "paper" preset:
+# centred RMSProp (momentum 0.9), the table's learning rate, batch 1.
+DEFAULT_RECIPE: dict[str, Any] = {
+    "optimizer": "adam",
+    "batch_size": 8,
+    "learning_rate": {"ntm-ff": 3e-3, "ntm-lstm": 3e-3, "lstm": 1e-3},
+    "grad_clip": 10.0,
+}
+
+
+class Reproduction(NamedTuple):
+    """What ``ntm reproduce`` gives one task (see :data:`REPRODUCTION`)."""
+
+    sequences: int  # training budget in sequences (a wall-time budget usually binds first)
+    target_cost: float | None  # stop once the evaluation cost is below this (bits per sequence)
+    learning_rate: float | None = None  # None: the default recipe's
+    curriculum: tuple = ()  # ({"until": N, "task_args": {...}}, ...)
+    lr_schedule: tuple = ()  # ({"from": N, "learning_rate": lr}, ...)
+
+
+REPRODUCTION: dict[str, Reproduction] = {
+    "copy": Reproduction(100_000, 0.05),
+    # The default rate (3e-3) was chosen on copy; the longer and larger tasks get a more cautious
+    # 1e-3 (not tuned).  Without a curriculum, repeat copy was not learned by either NTM in
+    # 160,000-200,000 sequences (the cost stayed near 200 bits: the models never learned to store
+    # the sequence), so it starts with fewer repeats; with it, the cost reaches about 1 bit and
+    # hovers there with spikes at 1e-3, which a smaller rate later settles.
+    "repeat_copy": Reproduction(
+        200_000, 0.05, 1e-3,
+        curriculum=(
+            {"until": 30_000, "task_args": {"train_repeats": [1, 2]}},
+            {"until": 60_000, "task_args": {"train_repeats": [1, 4]}},
+            {"until": 90_000, "task_args": {"train_repeats": [1, 7]}},
+        ),
+        lr_schedule=({"from": 120_000, "learning_rate": 1e-4},),
+    ),
+    "associative_recall": Reproduction(200_000, 0.05, 1e-3),
+    "dynamic_ngrams": Reproduction(200_000, None, 1e-3),
+    # Shorter lists first did worse than none (REPRODUCTION.md).
+    "priority_sort": Reproduction(200_000, None, 1e-3),
+}
+
+
+def reproduction(task: str) -> Reproduction:
+    """The reproduction settings of a task; a task outside the paper gets copy's budget rules."""
+    return REPRODUCTION.get(task, Reproduction(100_000, 0.05))

@@ -1,0 +1,415 @@
+"""The training loop: :func:`fit` trains any model on any task with any optax optimiser.
+
+The loop runs ``steps_per_call`` updates per compiled call (:func:`~ntm.training.step.run_updates`),
+with every batch sampled on the device from ``(seed, step)``, so the host only sees the loop every
+few hundred sequences, and a resumed run replays exactly the same data.  Between calls it logs,
+evaluates on fresh batches every ``eval_every`` sequences, checkpoints at every evaluation (the
+last state, and the best parameters so far), and stops on the first of: the target cost, the
+sequence budget, the time budget, too many non-finite updates in a row, or Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ntm import runs as _runs
+from ntm import tasks as _tasks
+from ntm.training import parallel
+from ntm.training.step import Loss, UpdatesSpec, evaluate_batch, loss_of, run_updates, skip_nonfinite, trainable
+
+__all__ = ["Stage", "FitResult", "fit"]
+
+
+class Stage(NamedTuple):
+    """A curriculum stage: until ``until`` sequences have been seen, batches come from ``task``
+    (an easier version of the task proper, with the same input and output widths)."""
+
+    until: int
+    task: _tasks.Task
+
+
+class FitResult(NamedTuple):
+    model: Any  # the trained model (the last state, on one device)
+    opt_state: Any
+    sequences: int  # sequences trained on in total (over resumes)
+    wall_time: float  # seconds of training in total (over resumes)
+    eval_cost: float | None  # the last evaluation cost (bits per sequence)
+    best_cost: float | None  # the lowest evaluation cost (its parameters are the run's best checkpoint)
+    solved: bool  # eval_cost < target_cost
+    stop_reason: str  # "solved", "budget", "time budget", "interrupted", or "stopped: ..." (non-finite updates)
+    run: _runs.Run | None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    batch_size: int
+    sequences: int
+    seed: int
+    target_cost: float | None
+    eval_every: int
+    eval_batch: int
+    time_budget: float | None
+    max_skipped: int
+    steps_per_call: int
+
+    def check(self) -> "_Settings":
+        for name in ("batch_size", "sequences", "eval_every", "eval_batch", "max_skipped"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ValueError(f"time_budget must be > 0 seconds, got {self.time_budget}")
+        if self.target_cost is not None and not isinstance(self.target_cost, (int, float)):
+            raise ValueError(f"target_cost must be a number of bits or None, got {self.target_cost!r}")
+        if not isinstance(self.steps_per_call, int) or self.steps_per_call < 0:
+            raise ValueError(f"steps_per_call must be >= 0, got {self.steps_per_call!r}")
+        if self.steps_per_call == 0:  # a call covers about 256 sequences
+            return dataclasses.replace(self, steps_per_call=max(1, 256 // self.batch_size))
+        return self
+
+
+def _check_curriculum(curriculum: Sequence[Stage], task: _tasks.Task) -> list[Stage]:
+    stages, previous = [], 0
+    for i, stage in enumerate(curriculum):
+        if not (isinstance(stage, tuple) and len(stage) == 2 and isinstance(stage[1], _tasks.Task)):
+            raise ValueError(f"curriculum[{i}] must be a Stage(until, task), got {stage!r}")
+        until, stage_task = stage
+        if not isinstance(until, int) or isinstance(until, bool) or until <= previous:
+            raise ValueError(f"curriculum[{i}].until must be an integer above {previous}, got {until!r}")
+        if (stage_task.input_size, stage_task.output_size) != (task.input_size, task.output_size):
+            raise ValueError(f"curriculum[{i}].task changes the task's input or output width")
+        stages.append(Stage(until, stage_task))
+        previous = until
+    return stages
+
+
+def _record(model, task, settings: _Settings, stages: list[Stage]) -> dict[str, Any]:
+    """What config.json records of a run made from objects."""
+    fit = {k: v for k, v in dataclasses.asdict(settings).items() if k != "seed"}
+    fit["curriculum"] = [{"until": s.until, "task_args": _tasks.arguments(s.task)} for s in stages]
+    return {
+        "task": {"spec": _tasks.spec(task), "args": _tasks.arguments(task)},
+        "model": _runs.model_section(model),
+        "model_name": _runs.model_name(model),
+        "seed": settings.seed,
+        "fit": fit,
+    }
+
+
+def fit(
+    model: eqx.Module,
+    task: _tasks.Task,
+    optimizer: optax.GradientTransformation,
+    *,
+    batch_size: int = 8,
+    sequences: int = 200_000,
+    seed: int = 0,
+    target_cost: float | None = 0.05,
+    eval_every: int = 1_000,
+    eval_batch: int = 256,
+    time_budget: float | None = None,
+    max_skipped: int = 100,
+    curriculum: Sequence[Stage] = (),
+    loss: Loss | None = None,
+    run: str | Path | _runs.Run | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    steps_per_call: int = 0,
+    progress: bool = True,
+    record: dict[str, Any] | None = None,
+) -> FitResult:
+    """Train ``model`` on ``task`` with ``optimizer``.
+
+    Args:
+        model: an :class:`~ntm.NTM`, an :class:`~ntm.LSTMBaseline`, or an Equinox module of one's
+            own with ``run(inputs)`` or ``__call__(inputs)``: ``[B, T, I] -> [B, T, O]`` logits.
+            Its trainable arrays are those of :func:`~ntm.training.trainable`.
+        task: any :class:`ntm.tasks.Task`; its ``cost`` is the loss unless ``loss`` is given.
+        optimizer: any optax transformation (chain the clipping you want into it).  Updates whose
+            cost or gradient is not finite are skipped and counted.
+        batch_size: sequences per update, split over the devices that divide it.
+        sequences: the budget, in sequences (a total, counting those before a resume).
+        seed: update ``s`` trains on the batch drawn from ``fold_in(fold_in(key(seed), 1), s)``;
+            evaluations draw from ``fold_in(key(seed), 2)``.  (The model's parameters are the
+            caller's: draw them from a key of your own.)
+        target_cost: stop once an evaluation's mean cost is below this; None: never stop early.
+        eval_every, eval_batch: sequences between evaluations, and per evaluation.
+        time_budget: stop after this many seconds of training in total (None: no limit).
+        max_skipped: stop after this many consecutive non-finite updates.
+        curriculum: :class:`Stage` s before the task proper; evaluations always use ``task``.
+        loss: ``loss(model, batch) -> cost`` or ``(cost, bit_errors)``, batch means.
+        run: a run directory to write (config.json, checkpoints, metrics.csv, TensorBoard events);
+            None: nothing is written.  It is locked while training.
+        resume: continue the run from its last checkpoint (``model`` and ``optimizer`` must be
+            the ones it was started with; the stopping settings may change).
+        overwrite: replace a run already in ``run`` instead of refusing.
+        steps_per_call: updates per compiled call (0: about 256 sequences' worth).
+        progress: show a progress bar.
+        record: extra sections for config.json (the command line stores its configuration).
+
+    Raises:
+        ValueError: a bad setting (the message names it).
+        ntm.runs.RunError: ``run`` already holds a run (without ``resume`` or ``overwrite``), is
+            being written by another process, or does not match what is resumed.
+    """
+    settings = _Settings(batch_size, sequences, seed, target_cost, eval_every, eval_batch, time_budget,
+                         max_skipped, steps_per_call).check()
+    if not isinstance(task, _tasks.Task):
+        raise ValueError(f"task must be an ntm.tasks.Task, got {type(task).__name__}")
+    stages = _check_curriculum(curriculum, task)
+    loss = loss_of(task, loss)
+    wrapped = skip_nonfinite(optimizer)
+    params, static = eqx.partition(model, trainable(model))
+    opt_state = jax.jit(wrapped.init)(params)  # one compiled program, not one per parameter shape
+    meta: dict[str, Any] = {"step": 0, "sequences": 0, "wall_time": 0.0, "eval_cost": None, "best_cost": None}
+    if run is None:
+        if resume:
+            raise ValueError("resume=True needs the run directory to resume (run=...)")
+        return _loop(settings, task, stages, loss, wrapped, params, static, opt_state, meta, None, progress)
+
+    run = run if isinstance(run, _runs.Run) else _runs.Run(run)
+    if run.path.exists() and not run.path.is_dir():
+        raise _runs.RunError(f"{run.path} exists and is not a directory")
+    data = {**_record(model, task, settings, stages), **(record or {})}
+    with run.lock():
+        if resume and run.has_checkpoint():  # (a best checkpoint alone cannot be resumed: load_state says so)
+            _check_same_run(run, data)
+            state, meta = run.load_state({"params": params, "opt": opt_state})
+            params, opt_state = state["params"], state["opt"]
+            kept = run.kept_metrics(int(meta["sequences"]))
+            if _work_left(settings, meta):  # only then is anything in the directory changed
+                saved = run.config
+                saved["fit"].update({k: data["fit"][k] for k in ("sequences", "target_cost", "time_budget", "max_skipped")})
+                if "train" in data:
+                    saved["train"] = data["train"]
+                run.write_config({k: v for k, v in saved.items() if k != "format"})
+                if kept is not None:
+                    run.write_metrics(kept)
+        else:
+            if run.has_checkpoint() and not overwrite:
+                raise _runs.RunError(
+                    f"{run.path} already holds a run; resume it with --resume, replace it with --overwrite, "
+                    f"or choose another --out"
+                )
+            run.clear()  # a run stopped before its first checkpoint, or one being replaced
+            run.write_config(data)
+        return _loop(settings, task, stages, loss, wrapped, params, static, opt_state, meta, run, progress)
+
+
+def _check_same_run(run: _runs.Run, data: dict[str, Any]) -> None:
+    """A resume must continue the same training: task, model shape, seed, batch size, curriculum."""
+    saved = run.config
+    checks = [
+        ("task", saved["task"], data["task"]),
+        ("model", saved["model"], data["model"]),
+        ("seed", saved["seed"], data["seed"]),
+        ("batch_size", saved["fit"].get("batch_size"), data["fit"]["batch_size"]),
+        ("curriculum", saved["fit"].get("curriculum") or [], data["fit"]["curriculum"]),
+    ]
+    for name, old, new in checks:
+        if _plain(old) != _plain(new):
+            raise _runs.RunError(f"{run.path} was trained with another {name} ({old!r}); resume it with the same one")
+
+
+def _plain(x: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(x))
+
+
+def _work_left(settings: _Settings, meta: dict[str, Any]) -> bool:
+    if meta["step"] >= math.ceil(settings.sequences / settings.batch_size):
+        return False
+    if settings.time_budget is not None and meta["wall_time"] >= settings.time_budget:
+        return False
+    cost = meta.get("eval_cost")
+    return not (cost is not None and settings.target_cost is not None and cost < settings.target_cost)
+
+
+def _loop(settings: _Settings, task, stages, loss, optimizer, params, static, opt_state, meta, run, progress):
+    from tqdm.auto import tqdm
+
+    s = settings
+    base_key = jax.random.fold_in(jax.random.key(s.seed), 1)
+    eval_key = jax.random.fold_in(jax.random.key(s.seed), 2)
+    k = s.steps_per_call
+    total_steps = math.ceil(s.sequences / s.batch_size)
+    devices = parallel.data_parallel_devices(s.batch_size)
+    eval_devices = parallel.data_parallel_devices(s.eval_batch) if devices > 1 else 1
+    params, opt_state = parallel.replicate((params, opt_state), devices)
+
+    def spec(stage_task: _tasks.Task) -> UpdatesSpec:
+        return UpdatesSpec(stage_task, optimizer, loss, s.batch_size, k, devices)
+
+    # (first step after the stage, its update's spec) per curriculum stage, then the task itself.
+    plan = [(min(math.ceil(st.until / s.batch_size), total_steps), spec(st.task)) for st in stages]
+    plan.append((total_steps, spec(task)))
+
+    step = start_step = int(meta["step"])
+    wall = float(meta["wall_time"])
+    eval_cost = meta.get("eval_cost")
+    best_cost = meta.get("best_cost", eval_cost)
+    skipped_run = 0
+    solved = eval_cost is not None and s.target_cost is not None and eval_cost < s.target_cost
+    working = step < total_steps and not solved and not (s.time_budget is not None and wall >= s.time_budget)
+    writer = _writer(run) if working else None  # (it creates a file)
+    # The evaluation compiles in a thread of its own while the first training call compiles and
+    # runs (XLA compiles without holding the GIL), instead of holding up training at the first
+    # evaluation; its result, on the initial parameters, is not used.
+    warm_up = (
+        _in_background(evaluate_batch, eqx.combine(params, static), eval_key, task, s.eval_batch, loss, eval_devices)
+        if working else None
+    )
+    # With a target cost the run usually stops long before its budget, so the bar shows no total
+    # (and no ETA) that would suggest otherwise.
+    until = f"< {s.target_cost:g} bits or {s.sequences:,} seq" if s.target_cost is not None else f"{s.sequences:,} seq"
+    bar = tqdm(
+        total=None if s.target_cost is not None else total_steps * s.batch_size,
+        initial=min(step, total_steps) * s.batch_size, unit="seq", unit_scale=False,
+        disable=not progress or not working, dynamic_ncols=True, desc=f"{task.name} (until {until})",
+    )
+    stop_reason = "budget"
+    next_eval = (step * s.batch_size // s.eval_every + 1) * s.eval_every
+    try:
+        while working and step < total_steps and not solved:
+            t0 = time.perf_counter()
+            end, stage_spec = next((e, sp) for e, sp in plan if step < e)
+            n = min(k, end - step)
+            params, opt_state, stats = run_updates(
+                eqx.combine(params, static), opt_state, base_key, jnp.asarray(step), jnp.asarray(end), stage_spec
+            )
+            cost = np.asarray(stats.cost)[:n]
+            errors = np.asarray(stats.errors)[:n]
+            finite = np.asarray(stats.finite)[:n]
+            step += n
+            seqs = step * s.batch_size
+            row_eval: Any = ""
+            if seqs >= next_eval or step >= total_steps:
+                if warm_up is not None:
+                    warm_up.join()
+                    warm_up = None
+                next_eval = (seqs // s.eval_every + 1) * s.eval_every
+                ec, _ = evaluate_batch(
+                    eqx.combine(params, static), jax.random.fold_in(eval_key, step), task, s.eval_batch, loss,
+                    eval_devices,
+                )
+                eval_cost = row_eval = float(ec)
+                solved = s.target_cost is not None and eval_cost < s.target_cost
+            dt = time.perf_counter() - t0
+            wall += dt
+            longest_skips, skipped_run = _skip_runs(skipped_run, finite)
+            row = {
+                "sequences": seqs,
+                "cost_bits": float(cost[finite].mean()) if finite.any() else float("nan"),
+                "bit_errors": float(errors[finite].mean()) if finite.any() else float("nan"),
+                "eval_cost_bits": row_eval,
+                "seq_per_s": n * s.batch_size / dt,
+                "wall_time": wall,
+                "skipped": int(np.sum(~finite)),
+            }
+            _log(run, writer, row)
+            bar.update(n * s.batch_size)
+            bar.set_postfix(
+                cost=f"{row['cost_bits']:.3f}", errors=f"{row['bit_errors']:.2f}",
+                eval=f"{eval_cost:.3f}" if eval_cost is not None else "-", seq_s=f"{row['seq_per_s']:.0f}",
+            )
+            if row_eval != "":
+                improved = math.isfinite(eval_cost) and (best_cost is None or eval_cost < best_cost)
+                if improved:
+                    best_cost = eval_cost
+                if run is not None:  # checkpoint at every evaluation; the best parameters when they improve
+                    if improved:
+                        run.save_best(params, {"step": step, "sequences": seqs, "wall_time": wall, "eval_cost": eval_cost})
+                    _save(run, params, opt_state, step, seqs, wall, eval_cost, best_cost)
+            if longest_skips >= s.max_skipped:
+                stop_reason = (
+                    f"stopped: {longest_skips} consecutive updates had a non-finite loss or gradient "
+                    f"(max_skipped={s.max_skipped}); each was skipped, leaving the parameters unchanged"
+                )
+                break
+            if s.time_budget is not None and wall >= s.time_budget:
+                stop_reason = "time budget"
+                break
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+        if warm_up is not None:
+            warm_up.join()
+    if solved:
+        stop_reason = "solved"
+    elif not working and s.time_budget is not None and wall >= s.time_budget:
+        stop_reason = "time budget"
+    if run is not None and step != start_step:  # a run with nothing left to do leaves its files alone
+        _save(run, params, opt_state, step, step * s.batch_size, wall, eval_cost, best_cost)
+    params, opt_state = parallel.to_first_device((params, opt_state), devices)
+    return FitResult(
+        eqx.combine(params, static), opt_state, step * s.batch_size, wall, eval_cost, best_cost, solved,
+        stop_reason, run,
+    )
+
+
+def _in_background(fn: Callable, *args) -> threading.Thread:
+    """``fn(*args)`` started in a daemon thread, its result and any exception dropped (a real call
+    later raises the same error where it can be reported)."""
+
+    def call():
+        try:
+            jax.block_until_ready(fn(*args))
+        except Exception:  # noqa: BLE001 -- reported by the real call
+            pass
+
+    thread = threading.Thread(target=call, name="ntm-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _skip_runs(previous: int, finite: np.ndarray) -> tuple[int, int]:
+    """``(longest, trailing)`` runs of consecutive skipped updates in ``finite`` (``[K]`` bool), where a
+    run of ``previous`` skips continues from the last chunk."""
+    longest = run = previous
+    for ok in finite.tolist():
+        run = 0 if ok else run + 1
+        longest = max(longest, run)
+    return longest, run
+
+
+def _save(run: _runs.Run, params, opt_state, step: int, seqs: int, wall: float, eval_cost, best_cost) -> None:
+    meta = {"step": step, "sequences": seqs, "wall_time": wall, "eval_cost": eval_cost, "best_cost": best_cost}
+    run.save_state({"params": params, "opt": opt_state}, meta)
+
+
+def _writer(run: _runs.Run | None):
+    if run is None:
+        return None
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:  # TensorBoard logs are optional
+        return None
+    return SummaryWriter(str(run.path))
+
+
+def _log(run: _runs.Run | None, writer, row: dict[str, Any]) -> None:
+    if run is None:
+        return
+    run.append_metrics(row)
+    if writer is not None:
+        for name in ("cost_bits", "bit_errors", "seq_per_s"):
+            writer.add_scalar(f"train/{name}", row[name], row["sequences"])
+        if row["eval_cost_bits"] != "":
+            writer.add_scalar("eval/cost_bits", row["eval_cost_bits"], row["sequences"])
