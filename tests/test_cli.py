@@ -379,3 +379,81 @@ def test_only_lstm_baseline_commands_keep_the_default_cpu_thread_pool(tmp_path):
     ))
     assert cli._baseline_only(plan(["train", "--resume", str(run)]))
     assert not cli._baseline_only(plan(["train", "--resume", str(tmp_path / "missing")]))
+
+
+# After the first run (issue: commands that trip over each other, and what they print) -------------
+
+
+def test_the_same_command_twice_continues_its_run_and_other_settings_get_their_own(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    first = ["train", "copy", *TINY_FLAGS, "--sequences", "64", "--quiet"]
+    assert run_cli(capsys, *first)[0] == 0
+    code, out, err = run_cli(capsys, *first)  # again: nothing left to do, and it says so
+    assert code == 0 and "nothing to train in runs/copy-ntm-ff-seed0" in out and "larger --sequences" in out
+    code, out, err = run_cli(capsys, *first[:-3], "--sequences", "128", "--quiet")  # a larger budget: continues
+    assert code == 0 and "continuing it" in err and out.startswith("sequence budget spent: 128 sequences")
+    code, out, _ = run_cli(capsys, "train", "copy", *TINY_FLAGS, "--sequences", "8", "--preset", "paper", "--quiet")
+    assert code == 0 and "runs/copy-ntm-ff-paper-seed0" in out
+    code, out, _ = run_cli(capsys, "train", "copy", *TINY_FLAGS, "--sequences", "64", "--lr", "1e-3", "--quiet")
+    assert code == 0 and "runs/copy-ntm-ff-seed0-2" in out  # other settings, the same name taken
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "copy-ntm-ff-paper-seed0", "copy-ntm-ff-seed0", "copy-ntm-ff-seed0-2"]
+
+
+def test_resume_of_a_solved_run_trains_nothing_and_rewrites_nothing(run_copy, capsys):
+    config = json.loads((run_copy / "config.json").read_text())
+    config["train"]["target_cost"] = config["fit"]["target_cost"] = 1e9  # its last evaluation meets it
+    (run_copy / "config.json").write_text(json.dumps(config))
+    before = snapshot(run_copy)
+    code, out, _ = run_cli(capsys, "train", "--resume", run_copy, "--sequences", "50000")
+    assert code == 0 and "nothing to train" in out and "it is solved" in out and "--target-cost none" in out
+    assert snapshot(run_copy) == before
+
+
+def test_next_hints_are_shell_quoted_and_fit_the_model(tmp_path, capsys):
+    out_dir = tmp_path / "my runs" / "a b"
+    code, out, _ = run_cli(capsys, "train", "copy", *TINY_FLAGS, "--sequences", "8", "--out", out_dir, "--quiet")
+    assert code == 0 and f"next: ntm eval '{out_dir}'" in out and f"ntm show '{out_dir}'" in out
+    from ntm import cli as c
+
+    c._print_next(Path("runs/copy-lstm-seed0"), "lstm")  # the baseline has no memory to show
+    hint = capsys.readouterr().out
+    assert "ntm eval runs/copy-lstm-seed0" in hint and "show" not in hint and "program" not in hint
+
+
+def test_the_progress_bar_promises_no_total_when_a_target_can_stop_the_run(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "train", "copy", *TINY_FLAGS[:-2], "--target-cost", "0.01", "--sequences", "64",
+                           "--out", tmp_path / "run")
+    assert code == 0 and "until < 0.01 bits or 64 seq" in err and "%|" not in err  # no percentage, no ETA
+    code, _, err = run_cli(capsys, "train", "copy", *TINY_FLAGS, "--sequences", "64", "--out", tmp_path / "run2")
+    assert code == 0 and "100%|" in err  # a budget alone: the total is known
+
+
+def test_eval_prints_nothing_before_the_checkpoint_loads_and_names_the_file_it_cannot_write(
+    run_copy, tmp_path, monkeypatch, capsys
+):
+    data = (run_copy / "best.safetensors").read_bytes()
+    broken = Path(shutil.copytree(run_copy, tmp_path / "broken"))
+    (broken / "best.safetensors").write_bytes(data[: len(data) // 2])
+    code, out, err = run_cli(capsys, "eval", broken, "--lengths", "3")
+    assert code == 2 and out == "" and "corrupt checkpoint" in err
+    from ntm.runs import Run
+
+    def read_only(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self.path / "eval.json.tmp"))
+
+    monkeypatch.setattr(Run, "add_evaluation", read_only)
+    code, out, err = run_cli(capsys, "eval", run_copy, "--lengths", "3", "--batch-size", "8")
+    assert code == 0 and out.splitlines()[2].split()[0] == "3"  # the table is the result
+    assert f"could not save the evaluation in {run_copy / 'eval.json'}: Permission denied" in err
+    assert ".tmp" not in err
+
+
+def test_program_and_view_help_say_what_the_user_gets_and_open_shipped_models(tmp_path, capsys):
+    for command in ("program", "view"):
+        code, out, _ = run_cli(capsys, command, "--help")
+        assert code == 0 and "ntm.program" not in out and "ntm.viewer" not in out and "shipped:copy" in out
+    code, out, _ = run_cli(capsys, "program", "shipped:copy", "--length", "5")
+    assert code == 0 and out.startswith("copy / ntm-ff: memory 128 x 20") and "best checkpoint (50,176 sequences" in out
+    code, out, _ = run_cli(capsys, "view", "shipped:copy", "--length", "5", "--out", tmp_path / "v.html")
+    assert code == 0 and (tmp_path / "v.html").read_text().count("NTM viewer: copy / ntm-ff") >= 1
