@@ -66,18 +66,21 @@ def test_an_interrupted_cell_is_checkpointed_and_resumes(tmp_path, monkeypatch):
     from ntm.training import loop
 
     calls = []
-    real_loop = loop._loop
+    real = loop.run_updates
 
-    def interrupt_after_one_call(*args):
-        # Let the run train normally, then behave as if Ctrl-C came after its first checkpoint.
-        result = real_loop(*args)
-        calls.append(result.sequences)
-        return result._replace(stop_reason="interrupted") if len(calls) == 1 else result
+    def ctrl_c_in_the_second_call(*args):
+        # The first call of 64 updates trains as usual; Ctrl-C comes during the second.
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
 
-    monkeypatch.setattr(loop, "_loop", interrupt_after_one_call)
+    monkeypatch.setattr(loop, "run_updates", ctrl_c_in_the_second_call)
     with pytest.raises(KeyboardInterrupt):
-        cell(tmp_path, sequences=64)
+        cell(tmp_path, sequences=512)
     out = tmp_path / "copy-ntm-ff-seed0"
     assert not (out / reproduce.RESULT_FILE).exists() and (out / CHECKPOINT_FILE).exists()
-    record = cell(tmp_path, sequences=64)
-    assert record["sequences"] == 64 and (out / reproduce.RESULT_FILE).exists()
+    assert Run(out).metrics()[-1]["sequences"] == 256  # checkpointed after the first call
+    monkeypatch.undo()
+    record = cell(tmp_path, sequences=512)
+    assert record["sequences"] == 512 and (out / reproduce.RESULT_FILE).exists()

@@ -199,3 +199,24 @@ def test_train_config_from_json(tmp_path, old_run):
     (tmp_path / "bad.json").write_text(json.dumps({"task": "copy", "sequencez": 10}))
     with pytest.raises(ValueError, match="unknown field.*sequencez"):
         T.TrainConfig.from_json(tmp_path / "bad.json")
+
+
+def test_a_run_of_the_first_format_resumes(old_run, tmp_path):
+    # Runs written before config.json had its task, fit and seed sections: the TrainConfig and the
+    # model section alone, task_args as given ({}), and checkpoints without checksums.
+    run = shutil.copytree(old_run, tmp_path / "run")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({"train": config["train"], "model": config["model"]}))
+    assert config["train"]["task_args"] == {}
+    from safetensors.numpy import load_file, save_file
+
+    meta = checkpoint.read_meta(run / CHECKPOINT_FILE)
+    del meta["sha256"]
+    save_file(load_file(str(run / CHECKPOINT_FILE)), str(run / CHECKPOINT_FILE), metadata={"meta": json.dumps(meta)})
+    (run / BEST_FILE).unlink()
+    whole = T.train(tiny(sequences=288, eval_every=32, eval_batch=32, steps_per_call=8), tmp_path / "whole", progress=False)
+    resumed = T.resume(run, sequences=288, progress=False)
+    assert resumed.sequences == 288
+    for a, b in zip(leaves(whole.model), leaves(resumed.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert json.loads((run / "config.json").read_text())["format"] == 2  # rewritten in the current format

@@ -186,7 +186,7 @@ def fit(
     data = {**_record(model, task, settings, stages), **(record or {})}
     with run.lock():
         if resume and run.has_checkpoint():  # (a best checkpoint alone cannot be resumed: load_state says so)
-            _check_same_run(run, data)
+            _check_same_run(run, model, task, settings, stages)
             state, meta = run.load_state({"params": params, "opt": opt_state})
             params, opt_state = state["params"], state["opt"]
             kept = run.kept_metrics(int(meta["sequences"]))
@@ -209,25 +209,30 @@ def fit(
         return _loop(settings, task, stages, loss, wrapped, params, static, opt_state, meta, run, progress)
 
 
-def _check_same_run(run: _runs.Run, data: dict[str, Any]) -> None:
-    """A resume must continue the same training: task, model shape, seed, batch size, curriculum."""
+def _check_same_run(run: _runs.Run, model, task: _tasks.Task, settings: _Settings, stages: list[Stage]) -> None:
+    """A resume must continue the same training: task, model, seed, batch size and curriculum, compared
+    as the objects they describe (a run of an older format records the same things otherwise)."""
     saved = run.config
-    checks = [
-        ("task", saved["task"], data["task"]),
-        ("model", saved["model"], data["model"]),
-        ("seed", saved["seed"], data["seed"]),
-        ("batch_size", saved["fit"].get("batch_size"), data["fit"]["batch_size"]),
-        ("curriculum", saved["fit"].get("curriculum") or [], data["fit"]["curriculum"]),
+    saved_task = run.task()
+    saved_stages = [
+        (int(st["until"]), _tasks.get(saved["task"]["spec"], **{**saved["task"].get("args", {}), **st["task_args"]}))
+        for st in saved["fit"].get("curriculum") or []
     ]
-    for name, old, new in checks:
-        if _plain(old) != _plain(new):
+    section = saved["model"]
+    if section.get("kind") == "custom" or _runs.model_name(model) == "custom":
+        same_model = section == _runs.model_section(model)
+    else:
+        same_model = run.model_config() == model.config
+    checks = [
+        ("task", saved_task == task, saved["task"]),
+        ("model", same_model, section),
+        ("seed", int(saved["seed"]) == settings.seed, saved["seed"]),
+        ("batch_size", saved["fit"].get("batch_size") == settings.batch_size, saved["fit"].get("batch_size")),
+        ("curriculum", saved_stages == [(st.until, st.task) for st in stages], saved["fit"].get("curriculum")),
+    ]
+    for name, same, old in checks:
+        if not same:
             raise _runs.RunError(f"{run.path} was trained with another {name} ({old!r}); resume it with the same one")
-
-
-def _plain(x: Any) -> Any:
-    import json
-
-    return json.loads(json.dumps(x))
 
 
 def _work_left(settings: _Settings, meta: dict[str, Any]) -> bool:
