@@ -31,3 +31,46 @@ def test_the_library_example_runs_as_written(tmp_path):
     # It wrote a run directory that every command can open.
     assert (tmp_path / "runs" / "reverse" / "best.safetensors").is_file()
     assert (tmp_path / "runs" / "reverse" / "metrics.csv").is_file()
+
+
+def readme_commands() -> list[str]:
+    """The ``ntm`` commands of the README's command-line block, in order (continuation lines
+    joined, comments and optional ``[...]`` parts as written)."""
+    text = README.read_text()
+    block = re.search(r"## The command line\n\n```bash\n(.*?)```", text, re.S).group(1)
+    lines = block.replace("\\\n", " ").splitlines()
+    return [line.split("  #")[0].strip() for line in lines if line.strip().startswith("ntm ")]
+
+
+# Small budgets: a command's --sequences N trains N // 500 sequences (64 when none is given), and
+# new runs get a small model; everything else runs as written.
+SMALL_MODEL = ["--memory-rows", "16", "--memory-width", "8", "--controller-size", "16"]
+
+
+def small(command: str) -> list[str]:
+    import shlex
+
+    argv = shlex.split(command.replace("[", "").replace("]", ""))[1:]
+    if "--sequences" in argv:
+        i = argv.index("--sequences") + 1
+        argv[i] = str(max(64, int(argv[i]) // 500))
+    elif argv[0] == "train":
+        argv += ["--sequences", "64"]
+    if argv[0] == "train" and "--resume" not in argv:
+        argv += SMALL_MODEL
+    return argv + (["--quiet"] if argv[0] in ("train", "reproduce") else [])
+
+
+def test_every_command_of_the_readme_works_in_order_in_a_fresh_directory(tmp_path, monkeypatch, capsys):
+    from ntm import cli
+
+    commands = readme_commands()
+    assert len(commands) >= 12 and commands[0] == "ntm train copy"
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        code = cli.main(small(command))
+        out, err = capsys.readouterr()
+        assert code == 0, f"{command}: exit {code}\n{err[-2000:]}"
+    assert (tmp_path / "runs" / "copy-ntm-ff-seed0" / "memory.png").is_file()
+    assert (tmp_path / "runs" / "copy-ntm-ff-seed0" / "viewer.html").is_file()
+    assert (tmp_path / "repro" / "copy-lstm-seed0" / "result.json").is_file()
