@@ -1,7 +1,8 @@
 """The paper's experiment grid: five tasks x three models x seeds, with budgets, resumable.
 
 Each cell is an ordinary run directory under ``root/<task>-<model>-seed<S>``; a finished cell
-also holds ``result.json`` (training figures and the generalisation sweep).  Running the grid
+also holds ``result.json`` (training figures and the generalisation sweep of its best checkpoint,
+which eval.json holds too, for ``ntm plot``).  Running the grid
 again skips finished cells, resumes interrupted ones and starts missing ones, so an interrupted
 grid costs only the work since its last checkpoint.
 
@@ -77,7 +78,11 @@ def run_cell(
         result = _training.train(cfg, out, progress=progress)
     if result.stop_reason == "interrupted":  # checkpointed; the next call resumes this cell
         raise KeyboardInterrupt
-    records = evaluate.sweep(result.model, task_obj, key=jax.random.key(1000 + seed))
+    # Generalisation of the best checkpoint (what eval, show and plot use), stored with it too.
+    run = _runs.Run(out)
+    best, info = run.load_model("best")
+    records = evaluate.sweep(best, task_obj, key=jax.random.key(1000 + seed))
+    run.add_evaluation(records, info, batch_size=64, seed=1000 + seed)
     record = {
         "task": task_obj.name, "model": model, "seed": seed,
         "parameters": presets.count_parameters(result.model),
@@ -85,6 +90,7 @@ def run_cell(
         if (task_obj.name, model) in paper.PAPER else None,
         "sequences": result.sequences, "wall_time": result.wall_time, "eval_cost": result.eval_cost,
         "solved": result.solved, "stop_reason": result.stop_reason, "generalisation": records,
+        "generalisation_checkpoint": info.describe(),
     }
     checkpoint.atomic_write_text(result_path, json.dumps(record, indent=2) + "\n")
     return record
