@@ -193,7 +193,8 @@ def viewer_data(run_dir: str | Path, length: int | None = None, seed: int = 0, c
         "program": program.summarize_sample(r, seed),
         "inputs": np.asarray(batch.inputs)[0, :valid],
         "targets": np.asarray(batch.targets)[0, :valid],
-        "outputs": 1.0 / (1.0 + np.exp(-logits)),
+        # Outputs only where they are scored, as the targets (the "scored" row says where).
+        "outputs": (1.0 / (1.0 + np.exp(-logits))) * np.asarray(batch.mask)[0, :valid, None],
         "mask": np.asarray(batch.mask)[0, :valid],
         "memory": np.asarray(tr.memory)[:valid, 0],
         "heads": heads,
@@ -316,6 +317,7 @@ canvas { image-rendering: pixelated; display: block; }
 .legend-row { display: flex; align-items: center; gap: 6px; margin-top: 6px; font-size: 11px; color: #555; }
 .legend-row .note { margin-left: 6px; }
 .head { margin-bottom: 10px; }
+.head canvas { max-width: 100%; height: auto; }
 .caption { font-size: 11px; color: #666; margin-top: 4px; max-width: 380px; }
 .head .title { font-weight: 600; }
 .head .stats { font-family: ui-monospace, monospace; font-size: 11px; color: #333; white-space: pre; }
