@@ -231,3 +231,13 @@ def test_write_viewer_on_a_run(tiny_run, tmp_path, request):
     if chromium_binary() is not None:
         report = selftest(request.getfixturevalue("browser"), out)
         assert report["ok"] is True and report["errors"] == [], report
+
+
+def test_the_viewer_draws_outputs_only_on_scored_steps_and_opens_shipped_models():
+    from ntm import viewer
+
+    data = viewer.viewer_data("shipped:copy", length=5)
+    outputs, mask = np.asarray(data["outputs"]), np.asarray(data["mask"])
+    assert np.all(outputs[mask == 0] == 0)  # the input phase is blank, as in the targets row
+    np.testing.assert_array_equal(outputs[mask > 0] > 0.5, np.asarray(data["targets"])[mask > 0] > 0.5)
+    assert "best checkpoint (50,176 sequences" in data["subtitle"]
