@@ -136,7 +136,8 @@ def test_the_ntm_command_makes_as_many_cpu_devices_as_the_training_batch_splits_
         return cli._training_plan(parse(argv))
 
     monkeypatch.setattr(fast, "cpu_count", lambda: 2)
-    assert cli._cpu_devices(plan(["train", "copy"])) == 2  # the default batch, 8
+    assert cli._cpu_devices(plan(["train", "repeat_copy"])) == 2  # the default batch, 8
+    assert cli._cpu_devices(plan(["train", "copy"])) == 1  # copy's measured recipe trains at batch 1
     assert cli._cpu_devices(plan(["train", "copy", "--batch-size", "3"])) == 1
     assert cli._cpu_devices(plan(["train", "copy", "--preset", "paper"])) == 1  # the paper's batch of 1
     assert cli._cpu_devices(plan(["reproduce", "--tasks", "copy"])) == 2

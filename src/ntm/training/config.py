@@ -39,7 +39,8 @@ class TrainConfig:
             of the model config.  Once a run is written, its model is rebuilt from the saved
             model section, not from these.
         preset: ``"paper"`` trains as the paper did (centred RMSProp, momentum 0.9, the table's
-            learning rate, batch size 1); ``"default"`` uses this library's faster settings.
+            learning rate, batch size 1); ``"default"`` uses this library's recipe for the task and
+            model (:func:`ntm.paper.default_recipe`: measured to solve faster).
         optimizer: ``"adam"`` or ``"rmsprop"`` (centred, momentum 0.9, as in Graves 2013).
         learning_rate: ``None`` takes the preset's.
         grad_clip: with ``clip="value"`` every gradient component is clipped to
@@ -95,9 +96,7 @@ class TrainConfig:
             lr = table.learning_rate if table is not None else 1e-4
             fill = dict(optimizer="rmsprop", learning_rate=lr, batch_size=1)
         else:
-            recipe = paper.DEFAULT_RECIPE
-            fill = dict(optimizer=recipe["optimizer"], learning_rate=recipe["learning_rate"][self.model],
-                        batch_size=recipe["batch_size"])
+            fill = paper.default_recipe(task.name, self.model)
         cfg = dataclasses.replace(
             self,
             task=_tasks.spec(task),
