@@ -19,7 +19,7 @@ from ntm import checkpoint, cli, presets, viz
 from ntm import training as T
 
 TINY_FLAGS = ["--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
-              "--target-cost", "none"]
+              "--optimizer", "adam", "--lr", "3e-3", "--target-cost", "none"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -15,7 +15,8 @@ from ntm import paper, reproduce
 from ntm import training as T
 from ntm.runs import CHECKPOINT_FILE, Run
 
-TINY = dict(model_args=dict(memory_rows=16, memory_width=8, controller_size=16), batch_size=4)
+TINY = dict(model_args=dict(memory_rows=16, memory_width=8, controller_size=16), batch_size=4, optimizer="adam",
+            learning_rate=3e-3)
 
 
 def cell(root, **kw):

@@ -28,7 +28,9 @@ TINY_MODEL = dict(memory_rows=16, memory_width=8, controller_size=16)
 
 
 def tiny(**overrides) -> T.TrainConfig:
-    fields = dict(task="copy", model="ntm-ff", model_args=TINY_MODEL, batch_size=4, target_cost=None)
+    # Adam at a fixed rate: the tiny setting of every training test (one compiled update for all).
+    fields = dict(task="copy", model="ntm-ff", model_args=TINY_MODEL, batch_size=4, target_cost=None,
+                  optimizer="adam", learning_rate=3e-3)
     return T.TrainConfig(**{**fields, **overrides})
 
 

@@ -28,11 +28,13 @@ from ntm.training.step import skip_nonfinite, task_loss, trainable
 
 TINY_MODEL = dict(memory_rows=16, memory_width=8, controller_size=16)
 TINY_FLAGS = ["--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
-              "--target-cost", "none", "--quiet"]
+              "--optimizer", "adam", "--lr", "3e-3", "--target-cost", "none", "--quiet"]
 
 
 def tiny(**overrides) -> T.TrainConfig:
-    fields = dict(task="copy", model="ntm-ff", model_args=TINY_MODEL, batch_size=4, target_cost=None)
+    # Adam at a fixed rate: the tiny setting of every training test (one compiled update for all).
+    fields = dict(task="copy", model="ntm-ff", model_args=TINY_MODEL, batch_size=4, target_cost=None,
+                  optimizer="adam", learning_rate=3e-3)
     return T.TrainConfig(**{**fields, **overrides})
 
 
