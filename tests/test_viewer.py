@@ -241,3 +241,18 @@ def test_the_viewer_draws_outputs_only_on_scored_steps_and_opens_shipped_models(
     assert np.all(outputs[mask == 0] == 0)  # the input phase is blank, as in the targets row
     np.testing.assert_array_equal(outputs[mask > 0] > 0.5, np.asarray(data["targets"])[mask > 0] > 0.5)
     assert "best checkpoint (50,176 sequences" in data["subtitle"]
+
+
+def test_the_viewer_head_panels_show_the_rows_the_heads_use():
+    from ntm import viewer
+
+    data = viewer.viewer_data("shipped:copy", length=10)
+    rows = data["history_rows"]
+    weights = np.concatenate([np.asarray(h["weights"]) for h in data["heads"]], axis=0)  # [T * heads, N]
+    used = set(np.nonzero((weights > 0.05).any(axis=0))[0].tolist())
+    assert used <= set(rows) and len(rows) < 128 // 3  # copy of 10 uses about a dozen rows of 128
+    assert rows == sorted(rows) or rows[0] > rows[-1]  # in order, round the end of memory if need be
+    page = viewer.render_html(data)
+    assert '"history_rows"' in page
+    with pytest.raises(ValueError, match="history_rows"):
+        viewer.render_html({**data, "history_rows": [500]})

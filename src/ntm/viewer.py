@@ -110,8 +110,12 @@ def _validate(data: dict) -> dict:
                     raise ValueError(f"render_html: {label}.{key} must be [T, M]=[{t_steps}, {width}]")
                 out[key] = _rounded(h[key])
         heads.append(out)
+    rows = data.get("history_rows")
+    if rows is not None and (not rows or not all(isinstance(r, int) and 0 <= r < n_rows for r in rows)):
+        raise ValueError(f"render_html: history_rows must be a non-empty list of rows in 0..{n_rows - 1}")
     return {
         "title": str(data.get("title", "Neural Turing Machine")),
+        **({"history_rows": list(rows)} if rows is not None else {}),
         "subtitle": str(data.get("subtitle", "")),
         "program": str(data.get("program", "")),
         "inputs": _rounded(data["inputs"]),
@@ -184,8 +188,14 @@ def viewer_data(run_dir: str | Path, length: int | None = None, seed: int = 0, c
                 head["erase"] = np.asarray(tr.erase)[:valid, 0, h]
             heads.append(head)
     c = model.config
+    from ntm.viz import used_rows
+
+    # The head panels show the rows some head weights (as ntm show does), in order round the end
+    # of memory when the rows used wrap.
+    lo, hi = used_rows(np.concatenate([np.asarray(tr.write_w)[:valid, 0], np.asarray(tr.read_w)[:valid, 0]], axis=1))
     return {
         "title": f"NTM viewer: {r['task'].name} / {r['model_name']}",
+        "history_rows": [int(i) % c.memory_rows for i in range(lo, hi + 1)],
         "subtitle": (
             f"{r['task'].size_label} {r['length']} (seed {seed}), {valid} steps; memory {c.memory_rows} x {c.memory_width}"
             f"; {r['info'].describe()}"
@@ -376,7 +386,9 @@ _JS = r"""
   // Layout: time runs left to right in the sequence and history pictures, memory rows top to bottom.
   var colW = clamp(Math.floor(340 / T), 2, 16);
   var memCellH = clamp(Math.floor(520 / N), 2, 24), memCellW = clamp(Math.floor(220 / M), 4, 24);
-  var histCellH = clamp(Math.floor(200 / N), 1, 10);
+  // The rows the head panels show (all N where the data does not say).
+  var HR = D.history_rows || Array.from({ length: N }, function (_, i) { return i; });
+  var histCellH = clamp(Math.floor(200 / HR.length), 1, 10);
   var barsW = D.heads.length > 6 ? 22 : 40;
   var memLim = absMax(D.memory);
   var t = 0, timer = null;
@@ -419,8 +431,9 @@ _JS = r"""
     title.innerHTML = '<span class="swatch" style="background:' + color + '"></span>';
     title.appendChild(document.createTextNode(h.name));
     var cap = document.createElement("div"); cap.className = "caption";
-    cap.textContent = "rows (down) x steps (across); below: its " + (h.kind === "write" ? "add" : "read") + " vector at this step";
-    var hist = canvas(T * colW, N * histCellH + 4);
+    var shown = HR.length === N ? "rows" : "rows " + HR[0] + ".." + HR[HR.length - 1] + " of " + N;
+    cap.textContent = shown + " (down) x steps (across); below: its " + (h.kind === "write" ? "add" : "read") + " vector at this step";
+    var hist = canvas(T * colW, HR.length * histCellH + 4);
     var vec = canvas(M * 8, 10);
     var legend = document.createElement("div"); legend.className = "legend-row";
     var lg = image(1, 100, function (i, j) { return j / 99; }, function (v) { return sequential(v, base); });
@@ -436,7 +449,7 @@ _JS = r"""
     $("bars-legend").appendChild(sw);
     return {
       h: h, color: color, hist: hist, vec: vec, stats: stats, vecLim: h.vector ? absMax(h.vector) : 1,
-      pic: image(N, T, function (i, j) { return h.weights[j][i]; }, function (v) { return sequential(v, base); })
+      pic: image(HR.length, T, function (i, j) { return h.weights[j][HR[i]]; }, function (v) { return sequential(v, base); })
     };
   });
 

@@ -315,7 +315,7 @@ class _Section:
         return self.num_rows is not None
 
 
-def _used_rows(weightings: np.ndarray) -> tuple[int, int]:
+def used_rows(weightings: np.ndarray) -> tuple[int, int]:
     """First and last memory row to draw, ``lo <= hi``: those some head weights visibly, with a
     margin.  Head shifts wrap round the end of memory, so the rows drawn may too: then ``lo`` is
     negative, and row ``r < 0`` stands for row ``N + r``."""
@@ -379,7 +379,7 @@ def _memory_sections(inputs, targets, outputs, trace, mask) -> list[_Section]:
         _Section(["targets" + suffix], [targets.T], vrange=(0.0, 1.0), **seq),
         _Section(["outputs" + suffix], [outputs.T], vrange=(0.0, 1.0), **seq),
     ]
-    lo, hi = _used_rows(np.concatenate([write_w, read_w], axis=1))
+    lo, hi = used_rows(np.concatenate([write_w, read_w], axis=1))
     num_rows = write_w.shape[-1]
     weight_height = max(1.2, 0.6 + (hi - lo + 1) / 40.0)  # taller for more rows; room for the label
     lim = max(float(np.abs(reads).max()), 1e-6)
