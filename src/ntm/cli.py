@@ -114,6 +114,23 @@ def _lr_step(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(f"expected SEQUENCES:LR (e.g. 100000:1e-4), got {text!r}") from None
 
 
+def _seeds(text: str) -> list[int]:
+    """``0-7``, ``0,3,5`` or both (``0-3,8``) -> the seeds of an ensemble, in order, each once."""
+    seeds: list[int] = []
+    for item in text.split(","):
+        lo, dash, hi = item.strip().partition("-")
+        try:
+            first, last = (int(lo), int(hi)) if dash else (int(lo), int(lo))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected seeds like 0-7 or 0,3,5, got {text!r}") from None
+        if first < 0 or last < first:
+            raise argparse.ArgumentTypeError(f"expected a range LO-HI with 0 <= LO <= HI, got {item.strip()!r}")
+        seeds.extend(range(first, last + 1))
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"each seed once, got {text!r}")
+    return seeds
+
+
 # ---------------------------------------------------------------------------------------------
 # ntm train
 
@@ -143,7 +160,7 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
 _TRAIN_SETTINGS = (
     "task", "model", "preset", "batch_size", "seed", "out", "lr", "optimizer", "grad_clip", "clip", "heads",
     "controller_size", "memory_rows", "memory_width", "memory_init", "target_cost", "time_budget", "max_skipped",
-    "overwrite", "stage", "lr_from",
+    "overwrite", "stage", "lr_from", "seeds",
 )
 
 
@@ -201,6 +218,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         fields["lr_schedule"] = args.lr_from
     if args.target_cost is not _UNSET:
         fields["target_cost"] = args.target_cost  # a float, or None from "none"
+    if args.seeds is not None:
+        return _train_seeds(args, fields)
     cfg = training.TrainConfig(**fields).resolved()
     if args.out is not None:
         out = Path(args.out)
@@ -218,23 +237,67 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return _report_training(result, out)
 
 
-def _default_out(cfg) -> tuple[Path, bool]:
-    """``runs/TASK-MODEL[-paper]-seedS``, or with ``-2``, ``-3`` ... where that holds a run of other
-    settings; and whether the directory holds a run of these very settings (stopping rules aside)."""
+def _train_seeds(args: argparse.Namespace, fields: dict[str, Any]) -> int:
+    """``ntm train TASK --seeds 0-7``: one member per seed in one compiled program
+    (ntm.training.train_ensemble), each with the run directory ``ntm train --seed S`` would write,
+    under runs/ or --out ROOT; the same command again carries on with those runs."""
+    from ntm import training
+
+    if args.seed is not None:
+        raise _UsageError("give either --seed (one run) or --seeds (an ensemble), not both")
+    cfgs = [training.TrainConfig(**fields, seed=seed).resolved() for seed in args.seeds]
+    root = Path("runs") if args.out is None else Path(args.out)
+    outs, same = zip(*(_default_out(cfg, root) for cfg in cfgs))
+    resume = any(same) and not args.overwrite
+    if resume:
+        _info(f"{sum(same)} of the members already have runs with these settings: continuing them "
+              f"(--overwrite starts them again)")
+    cfg = cfgs[0]
+    until = f"< {cfg.target_cost:g} bits/sequence or " if cfg.target_cost is not None else ""
+    _info(
+        f"training {len(cfgs)} members of {cfg.task} with {cfg.model} ({cfg.optimizer}, lr {cfg.learning_rate:g}, "
+        f"batch {cfg.batch_size}, seeds {', '.join(map(str, args.seeds))}) until {until}{cfg.sequences:,} sequences "
+        f"each -> {root}/"
+    )
+    results = training.train_ensemble(cfgs, list(outs), progress=not args.quiet, overwrite=args.overwrite,
+                                      resume=resume)
+    verdict = {"solved": "solved", "budget": "sequence budget spent", "time budget": "time budget spent"}
+    status = EXIT_OK
+    for seed, out, result in zip(args.seeds, outs, results):
+        cost = "-" if result.eval_cost is None else f"{result.eval_cost:.4g} bits/sequence"
+        summary = f"{result.sequences:,} sequences in {result.wall_time:.0f} s; evaluation cost {cost}"
+        if result.stop_reason.startswith("stopped"):
+            _err(f"seed {seed}: training {result.stop_reason}; try a lower --lr. Run directory: {out}")
+            status = EXIT_FAILED
+        else:
+            print(f"seed {seed}: {verdict.get(result.stop_reason, result.stop_reason)}: {summary} -> {out}")
+    if any(r.stop_reason == "interrupted" for r in results):
+        _info("interrupted; the same command continues the members")
+        return EXIT_INTERRUPTED
+    members = _quote(root / (os.path.commonprefix([out.name for out in outs]) + "*"))
+    print(f"{sum(r.solved for r in results)} of {len(results)} members solved; each directory is a run of its own. "
+          f"next: ntm plot {members}; ntm eval DIR; ntm train --resume DIR")
+    return status
+
+
+def _default_out(cfg, root: Path = Path("runs")) -> tuple[Path, bool]:
+    """``runs/TASK-MODEL[-paper]-seedS`` (under ``root``), or with ``-2``, ``-3`` ... where that holds
+    a run of other settings; and whether the directory holds a run of these very settings (stopping
+    rules aside)."""
     from ntm import runs, tasks
 
     name = tasks.get(cfg.task, **cfg.task_args).name
     base = f"{name}-{cfg.model}{'-paper' if cfg.preset == 'paper' else ''}-seed{cfg.seed}"
     wanted = {k: v for k, v in cfg.to_dict().items() if k not in _STOPPING_FIELDS}
     for i in range(1, 1000):
-        out = Path("runs") / (base if i == 1 else f"{base}-{i}")
+        out = root / (base if i == 1 else f"{base}-{i}")
         run = runs.Run(out)
         if not run.has_checkpoint():
             return out, False
         saved = run.config.get("train") or {}
         if {k: v for k, v in saved.items() if k not in _STOPPING_FIELDS} == json.loads(json.dumps(wanted)):
             return out, True
-    raise _UsageError(f"runs/{base}-*: too many runs; choose a directory with --out")
+    raise _UsageError(f"{root}/{base}-*: too many runs; choose a directory with --out")
 
 
 def _continue(run, args: argparse.Namespace, cfg=None) -> int:
@@ -590,6 +653,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="training budget in sequences (a total, also with --resume) (default: 200000)")
     p.add_argument("--batch-size", type=int, metavar="B", help="sequences per update (default: from the preset)")
     p.add_argument("--seed", type=int, metavar="S", help="fixes parameters and data (default: 0)")
+    p.add_argument("--seeds", type=_seeds, metavar="S-S|S,S,...",
+                   help="train an ensemble, one member per seed (e.g. 0-7 or 0,3,5), in one compiled program; "
+                        "each member gets the run directory --seed S would, under runs/ or --out ROOT")
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/TASK-MODEL-seedS)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint")
     p.add_argument("--overwrite", action="store_true",
@@ -847,6 +913,8 @@ def _training_plan(args: argparse.Namespace) -> _Plan | None:
             return _Plan(frozenset([run.model_name]), run.config["fit"].get("batch_size"))
         except (runs.RunError, KeyError):
             return None
+    if args.seeds is not None:  # an ensemble splits its members over the devices, not its batches
+        return _Plan(frozenset([args.model or "ntm-ff"]), len(args.seeds))
     if args.batch_size is not None:
         batch = args.batch_size
     else:

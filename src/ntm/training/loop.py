@@ -6,6 +6,10 @@ few hundred sequences, and a resumed run replays exactly the same data.  Between
 evaluates on fresh batches every ``eval_every`` sequences, checkpoints at every evaluation (the
 last state, and the best parameters so far), and stops on the first of: the target cost, the
 sequence budget, the time budget, too many non-finite updates in a row, or Ctrl-C / SIGTERM.
+
+The pieces that are not the loop itself (:class:`FitSettings`, :func:`prepare_run`,
+:class:`RunTracker`, :func:`stage_plan`, :func:`data_keys`) are shared with
+:func:`ntm.training.fit_ensemble`, whose members each behave as a run of :func:`fit` would.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class FitResult(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Settings:
+class FitSettings:
     batch_size: int
     sequences: int
     seed: int
@@ -63,7 +67,7 @@ class _Settings:
     max_skipped: int
     steps_per_call: int
 
-    def check(self) -> "_Settings":
+    def check(self) -> "FitSettings":
         for name in ("batch_size", "sequences", "eval_every", "eval_batch", "max_skipped"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -81,7 +85,7 @@ class _Settings:
         return self
 
 
-def _check_curriculum(curriculum: Sequence[Stage], task: _tasks.Task) -> list[Stage]:
+def check_curriculum(curriculum: Sequence[Stage], task: _tasks.Task) -> list[Stage]:
     stages, previous = [], 0
     for i, stage in enumerate(curriculum):
         if not (isinstance(stage, tuple) and len(stage) == 2 and isinstance(stage[1], _tasks.Task)):
@@ -96,7 +100,7 @@ def _check_curriculum(curriculum: Sequence[Stage], task: _tasks.Task) -> list[St
     return stages
 
 
-def _record(model, task, settings: _Settings, stages: list[Stage]) -> dict[str, Any]:
+def run_record(model, task, settings: FitSettings, stages: list[Stage]) -> dict[str, Any]:
     """What config.json records of a run made from objects."""
     fit = {k: v for k, v in dataclasses.asdict(settings).items() if k != "seed"}
     fit["curriculum"] = [{"until": s.until, "task_args": _tasks.arguments(s.task)} for s in stages]
@@ -165,31 +169,61 @@ def fit(
         ntm.runs.RunError: ``run`` already holds a run (without ``resume`` or ``overwrite``), is
             being written by another process, or does not match what is resumed.
     """
-    settings = _Settings(batch_size, sequences, seed, target_cost, eval_every, eval_batch, time_budget,
-                         max_skipped, steps_per_call).check()
+    settings = FitSettings(batch_size, sequences, seed, target_cost, eval_every, eval_batch, time_budget,
+                           max_skipped, steps_per_call).check()
     if not isinstance(task, _tasks.Task):
         raise ValueError(f"task must be an ntm.tasks.Task, got {type(task).__name__}")
-    stages = _check_curriculum(curriculum, task)
+    stages = check_curriculum(curriculum, task)
     loss = loss_of(task, loss)
     wrapped = skip_nonfinite(optimizer)
     params, static = eqx.partition(model, trainable(model))
     opt_state = jax.jit(wrapped.init)(params)  # one compiled program, not one per parameter shape
-    meta: dict[str, Any] = {"step": 0, "sequences": 0, "wall_time": 0.0, "eval_cost": None, "best_cost": None}
     if run is None:
         if resume:
             raise ValueError("resume=True needs the run directory to resume (run=...)")
-        return _loop(settings, task, stages, loss, wrapped, params, static, opt_state, meta, None, progress)
+        return _loop(settings, task, stages, loss, wrapped, params, static, opt_state, new_meta(), None, progress)
 
+    run = as_run(run)
+    data = {**run_record(model, task, settings, stages), **(record or {})}
+    with run.lock():
+        params, opt_state, meta, write = prepare_run(run, data, model, task, settings, stages, params, opt_state,
+                                                     resume, overwrite)
+        write()
+        return _loop(settings, task, stages, loss, wrapped, params, static, opt_state, meta, run, progress)
+
+
+def new_meta() -> dict[str, Any]:
+    """Where a run that has trained nothing stands."""
+    return {"step": 0, "sequences": 0, "wall_time": 0.0, "eval_cost": None, "best_cost": None}
+
+
+def as_run(run: str | Path | _runs.Run) -> _runs.Run:
+    """``run`` as a :class:`~ntm.runs.Run`, refusing a path that is a file."""
     run = run if isinstance(run, _runs.Run) else _runs.Run(run)
     if run.path.exists() and not run.path.is_dir():
         raise _runs.RunError(f"{run.path} exists and is not a directory")
-    data = {**_record(model, task, settings, stages), **(record or {})}
-    with run.lock():
-        if resume and run.has_checkpoint():  # (a best checkpoint alone cannot be resumed: load_state says so)
-            _check_same_run(run, model, task, settings, stages)
-            state, meta = run.load_state({"params": params, "opt": opt_state})
-            params, opt_state = state["params"], state["opt"]
-            kept = run.kept_metrics(int(meta["sequences"]))
+    return run
+
+
+def prepare_run(run: _runs.Run, data: dict[str, Any], model, task: _tasks.Task, settings: FitSettings,
+                stages: list[Stage], params, opt_state, resume: bool, overwrite: bool):
+    """Read what a run directory holds and check it against what is about to be trained; with the
+    run's lock held.  Returns ``(params, opt_state, meta, write)``: the state to train from, where
+    it stands, and a function that writes the directory's config (and trims its log to the
+    checkpoint) when called.  Nothing is written before ``write()``, so that an ensemble can check
+    every member's directory before it changes any.
+
+    Raises:
+        ntm.runs.RunError: the directory holds another run, or a run that does not match (see fit).
+    """
+    meta = new_meta()
+    if resume and run.has_checkpoint():  # (a best checkpoint alone cannot be resumed: load_state says so)
+        _check_same_run(run, model, task, settings, stages)
+        state, meta = run.load_state({"params": params, "opt": opt_state})
+        params, opt_state = state["params"], state["opt"]
+        kept = run.kept_metrics(int(meta["sequences"]))
+
+        def write() -> None:
             if _work_left(settings, meta):  # only then is anything in the directory changed
                 saved = run.config
                 saved["fit"].update({k: data["fit"][k] for k in ("sequences", "target_cost", "time_budget", "max_skipped")})
@@ -198,18 +232,20 @@ def fit(
                 run.write_config({k: v for k, v in saved.items() if k != "format"})
                 if kept is not None:
                     run.write_metrics(kept)
-        else:
-            if run.has_checkpoint() and not overwrite:
-                raise _runs.RunError(
-                    f"{run.path} already holds a run; resume it with --resume, replace it with --overwrite, "
-                    f"or choose another --out"
-                )
+    else:
+        if run.has_checkpoint() and not overwrite:
+            raise _runs.RunError(
+                f"{run.path} already holds a run; resume it with --resume, replace it with --overwrite, "
+                f"or choose another --out"
+            )
+
+        def write() -> None:
             run.clear()  # a run stopped before its first checkpoint, or one being replaced
             run.write_config(data)
-        return _loop(settings, task, stages, loss, wrapped, params, static, opt_state, meta, run, progress)
+    return params, opt_state, meta, write
 
 
-def _check_same_run(run: _runs.Run, model, task: _tasks.Task, settings: _Settings, stages: list[Stage]) -> None:
+def _check_same_run(run: _runs.Run, model, task: _tasks.Task, settings: FitSettings, stages: list[Stage]) -> None:
     """A resume must continue the same training: task, model, seed, batch size and curriculum, compared
     as the objects they describe (a run of an older format records the same things otherwise)."""
     saved = run.config
@@ -235,7 +271,7 @@ def _check_same_run(run: _runs.Run, model, task: _tasks.Task, settings: _Setting
             raise _runs.RunError(f"{run.path} was trained with another {name} ({old!r}); resume it with the same one")
 
 
-def _work_left(settings: _Settings, meta: dict[str, Any]) -> bool:
+def _work_left(settings: FitSettings, meta: dict[str, Any]) -> bool:
     if meta["step"] >= math.ceil(settings.sequences / settings.batch_size):
         return False
     if settings.time_budget is not None and meta["wall_time"] >= settings.time_budget:
@@ -244,132 +280,206 @@ def _work_left(settings: _Settings, meta: dict[str, Any]) -> bool:
     return not (cost is not None and settings.target_cost is not None and cost < settings.target_cost)
 
 
-def _loop(settings: _Settings, task, stages, loss, optimizer, params, static, opt_state, meta, run, progress):
+def data_keys(seed: int) -> tuple[jax.Array, jax.Array]:
+    """The keys of a run's data: update ``s`` trains on ``fold_in(first, s)``, the evaluation after
+    update ``s`` draws from ``fold_in(second, s)``."""
+    return jax.random.fold_in(jax.random.key(seed), 1), jax.random.fold_in(jax.random.key(seed), 2)
+
+
+def stage_plan(stages: list[Stage], task: _tasks.Task, settings: FitSettings,
+               spec: Callable[[_tasks.Task], UpdatesSpec]) -> list[tuple[int, UpdatesSpec]]:
+    """``(first step after the stage, its update's spec)`` per curriculum stage, then the task itself."""
+    total_steps = math.ceil(settings.sequences / settings.batch_size)
+    plan = [(min(math.ceil(st.until / settings.batch_size), total_steps), spec(st.task)) for st in stages]
+    plan.append((total_steps, spec(task)))
+    return plan
+
+
+def stage_at(plan: list[tuple[int, UpdatesSpec]], step: int) -> tuple[int, UpdatesSpec]:
+    """The end and spec of the stage that update ``step`` belongs to."""
+    return next((e, sp) for e, sp in plan if step < e)
+
+
+class RunTracker:
+    """One run's host-side state between compiled calls: where it stands (updates, wall time,
+    evaluations), its stopping rules, its log and its checkpoints.  :func:`fit` keeps one;
+    :func:`~ntm.training.fit_ensemble` keeps one per member, so that a member stops, logs and
+    checkpoints exactly as a run of its own would."""
+
+    def __init__(self, settings: FitSettings, meta: dict[str, Any], run: _runs.Run | None):
+        s = self.settings = settings
+        self.run = run
+        self.total_steps = math.ceil(s.sequences / s.batch_size)
+        self.step = self.start_step = int(meta["step"])
+        self.wall = float(meta["wall_time"])
+        self.eval_cost = meta.get("eval_cost")
+        self.best_cost = meta.get("best_cost", self.eval_cost)
+        self.skipped_run = 0
+        self.solved = self._below_target(self.eval_cost)
+        self.working = self.step < self.total_steps and not self.solved and not self._time_spent()
+        self.stopped: str | None = None  # why it stopped before its budget, if it did
+        self.next_eval = (self.step * s.batch_size // s.eval_every + 1) * s.eval_every
+        self.writer = _writer(run) if self.working else None  # (it creates a file)
+
+    def _below_target(self, cost) -> bool:
+        return cost is not None and self.settings.target_cost is not None and cost < self.settings.target_cost
+
+    def _time_spent(self) -> bool:
+        return self.settings.time_budget is not None and self.wall >= self.settings.time_budget
+
+    @property
+    def live(self) -> bool:
+        """Whether it trains on."""
+        return self.working and self.stopped is None and not self.solved and self.step < self.total_steps
+
+    @property
+    def sequences(self) -> int:
+        return self.step * self.settings.batch_size
+
+    def advance(self, n: int) -> bool:
+        """Count ``n`` more updates; whether an evaluation is due now."""
+        self.step += n
+        return self.sequences >= self.next_eval or self.step >= self.total_steps
+
+    def record(self, n: int, stats, dt: float, eval_cost: float | None, state: Callable[[], tuple]) -> dict[str, Any]:
+        """Log a call's ``n`` updates (``stats``: cost, errors and finite flags, at least ``n`` each)
+        and the evaluation after them, if there was one; checkpoint ``state()`` (params and
+        optimiser state) at an evaluation; apply the stopping rules.  Returns the log row."""
+        s = self.settings
+        cost, errors, finite = (np.asarray(x)[:n] for x in stats)
+        if eval_cost is not None:
+            self.next_eval = (self.sequences // s.eval_every + 1) * s.eval_every
+            self.eval_cost = eval_cost
+            self.solved = self._below_target(eval_cost)
+        self.wall += dt
+        longest_skips, self.skipped_run = _skip_runs(self.skipped_run, finite)
+        row = {
+            "sequences": self.sequences,
+            "cost_bits": float(cost[finite].mean()) if finite.any() else float("nan"),
+            "bit_errors": float(errors[finite].mean()) if finite.any() else float("nan"),
+            "eval_cost_bits": "" if eval_cost is None else eval_cost,
+            "seq_per_s": n * s.batch_size / dt,
+            "wall_time": self.wall,
+            "skipped": int(np.sum(~finite)),
+        }
+        _log(self.run, self.writer, row)
+        if eval_cost is not None:
+            improved = math.isfinite(eval_cost) and (self.best_cost is None or eval_cost < self.best_cost)
+            if improved:
+                self.best_cost = eval_cost
+            if self.run is not None:  # checkpoint at every evaluation; the best parameters when they improve
+                params, opt_state = state()
+                if improved:
+                    self.run.save_best(params, {"step": self.step, "sequences": self.sequences, "wall_time": self.wall,
+                                                "eval_cost": eval_cost})
+                self._save(params, opt_state)
+        if longest_skips >= s.max_skipped:
+            self.stopped = (
+                f"stopped: {longest_skips} consecutive updates had a non-finite loss or gradient "
+                f"(max_skipped={s.max_skipped}); each was skipped, leaving the parameters unchanged"
+            )
+        elif self._time_spent():
+            self.stopped = "time budget"
+        return row
+
+    def _save(self, params, opt_state) -> None:
+        _save(self.run, params, opt_state, self.step, self.sequences, self.wall, self.eval_cost, self.best_cost)
+
+    def close_log(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    @property
+    def stop_reason(self) -> str:
+        if self.solved:
+            return "solved"
+        if self.stopped is not None:
+            return self.stopped
+        return "time budget" if not self.working and self._time_spent() else "budget"
+
+    def finish(self, params, opt_state) -> None:
+        """Write the last checkpoint, if anything was trained (a run with nothing left to do leaves
+        its files alone)."""
+        self.close_log()
+        if self.run is not None and self.step != self.start_step:
+            self._save(params, opt_state)
+
+    def result(self, model, opt_state) -> FitResult:
+        return FitResult(model, opt_state, self.sequences, self.wall, self.eval_cost, self.best_cost, self.solved,
+                         self.stop_reason, self.run)
+
+
+def until_text(settings: FitSettings) -> str:
+    """What a progress bar says a run trains until."""
+    s = settings
+    return f"< {s.target_cost:g} bits or {s.sequences:,} seq" if s.target_cost is not None else f"{s.sequences:,} seq"
+
+
+def _loop(settings: FitSettings, task, stages, loss, optimizer, params, static, opt_state, meta, run, progress):
     from tqdm.auto import tqdm
 
     s = settings
-    base_key = jax.random.fold_in(jax.random.key(s.seed), 1)
-    eval_key = jax.random.fold_in(jax.random.key(s.seed), 2)
+    base_key, eval_key = data_keys(s.seed)
     k = s.steps_per_call
-    total_steps = math.ceil(s.sequences / s.batch_size)
+    tracker = RunTracker(s, meta, run)
     devices = parallel.data_parallel_devices(s.batch_size)
     eval_devices = parallel.data_parallel_devices(s.eval_batch) if devices > 1 else 1
     params, opt_state = parallel.replicate((params, opt_state), devices)
-
-    def spec(stage_task: _tasks.Task) -> UpdatesSpec:
-        return UpdatesSpec(stage_task, optimizer, loss, s.batch_size, k, devices)
-
-    # (first step after the stage, its update's spec) per curriculum stage, then the task itself.
-    plan = [(min(math.ceil(st.until / s.batch_size), total_steps), spec(st.task)) for st in stages]
-    plan.append((total_steps, spec(task)))
-
-    step = start_step = int(meta["step"])
-    wall = float(meta["wall_time"])
-    eval_cost = meta.get("eval_cost")
-    best_cost = meta.get("best_cost", eval_cost)
-    skipped_run = 0
-    solved = eval_cost is not None and s.target_cost is not None and eval_cost < s.target_cost
-    working = step < total_steps and not solved and not (s.time_budget is not None and wall >= s.time_budget)
-    writer = _writer(run) if working else None  # (it creates a file)
+    plan = stage_plan(stages, task, s, lambda t: UpdatesSpec(t, optimizer, loss, s.batch_size, k, devices))
     # The evaluation compiles in a thread of its own while the first training call compiles and
     # runs (XLA compiles without holding the GIL), instead of holding up training at the first
     # evaluation; its result, on the initial parameters, is not used.
     warm_up = (
-        _in_background(evaluate_batch, eqx.combine(params, static), eval_key, task, s.eval_batch, loss, eval_devices)
-        if working else None
+        in_background(evaluate_batch, eqx.combine(params, static), eval_key, task, s.eval_batch, loss, eval_devices)
+        if tracker.working else None
     )
     # With a target cost the run usually stops long before its budget, so the bar shows no total
     # (and no ETA) that would suggest otherwise.
-    until = f"< {s.target_cost:g} bits or {s.sequences:,} seq" if s.target_cost is not None else f"{s.sequences:,} seq"
     bar = tqdm(
-        total=None if s.target_cost is not None else total_steps * s.batch_size,
-        initial=min(step, total_steps) * s.batch_size, unit="seq", unit_scale=False,
-        disable=not progress or not working, dynamic_ncols=True, desc=f"{task.name} (until {until})",
+        total=None if s.target_cost is not None else tracker.total_steps * s.batch_size,
+        initial=min(tracker.step, tracker.total_steps) * s.batch_size, unit="seq", unit_scale=False,
+        disable=not progress or not tracker.working, dynamic_ncols=True, desc=f"{task.name} (until {until_text(s)})",
     )
-    stop_reason = "budget"
-    next_eval = (step * s.batch_size // s.eval_every + 1) * s.eval_every
     try:
-        while working and step < total_steps and not solved:
+        while tracker.live:
             t0 = time.perf_counter()
-            end, stage_spec = next((e, sp) for e, sp in plan if step < e)
-            n = min(k, end - step)
+            end, stage_spec = stage_at(plan, tracker.step)
+            n = min(k, end - tracker.step)
             params, opt_state, stats = run_updates(
-                eqx.combine(params, static), opt_state, base_key, jnp.asarray(step), jnp.asarray(end), stage_spec
+                eqx.combine(params, static), opt_state, base_key, jnp.asarray(tracker.step), jnp.asarray(end), stage_spec
             )
-            cost = np.asarray(stats.cost)[:n]
-            errors = np.asarray(stats.errors)[:n]
-            finite = np.asarray(stats.finite)[:n]
-            step += n
-            seqs = step * s.batch_size
-            row_eval: Any = ""
-            if seqs >= next_eval or step >= total_steps:
+            eval_cost = None
+            if tracker.advance(n):
                 if warm_up is not None:
                     warm_up.join()
                     warm_up = None
-                next_eval = (seqs // s.eval_every + 1) * s.eval_every
                 ec, _ = evaluate_batch(
-                    eqx.combine(params, static), jax.random.fold_in(eval_key, step), task, s.eval_batch, loss,
+                    eqx.combine(params, static), jax.random.fold_in(eval_key, tracker.step), task, s.eval_batch, loss,
                     eval_devices,
                 )
-                eval_cost = row_eval = float(ec)
-                solved = s.target_cost is not None and eval_cost < s.target_cost
-            dt = time.perf_counter() - t0
-            wall += dt
-            longest_skips, skipped_run = _skip_runs(skipped_run, finite)
-            row = {
-                "sequences": seqs,
-                "cost_bits": float(cost[finite].mean()) if finite.any() else float("nan"),
-                "bit_errors": float(errors[finite].mean()) if finite.any() else float("nan"),
-                "eval_cost_bits": row_eval,
-                "seq_per_s": n * s.batch_size / dt,
-                "wall_time": wall,
-                "skipped": int(np.sum(~finite)),
-            }
-            _log(run, writer, row)
+                eval_cost = float(ec)
+            row = tracker.record(n, (stats.cost, stats.errors, stats.finite), time.perf_counter() - t0, eval_cost,
+                                 lambda: (params, opt_state))
             bar.update(n * s.batch_size)
             bar.set_postfix(
                 cost=f"{row['cost_bits']:.3f}", errors=f"{row['bit_errors']:.2f}",
-                eval=f"{eval_cost:.3f}" if eval_cost is not None else "-", seq_s=f"{row['seq_per_s']:.0f}",
+                eval=f"{tracker.eval_cost:.3f}" if tracker.eval_cost is not None else "-",
+                seq_s=f"{row['seq_per_s']:.0f}",
             )
-            if row_eval != "":
-                improved = math.isfinite(eval_cost) and (best_cost is None or eval_cost < best_cost)
-                if improved:
-                    best_cost = eval_cost
-                if run is not None:  # checkpoint at every evaluation; the best parameters when they improve
-                    if improved:
-                        run.save_best(params, {"step": step, "sequences": seqs, "wall_time": wall, "eval_cost": eval_cost})
-                    _save(run, params, opt_state, step, seqs, wall, eval_cost, best_cost)
-            if longest_skips >= s.max_skipped:
-                stop_reason = (
-                    f"stopped: {longest_skips} consecutive updates had a non-finite loss or gradient "
-                    f"(max_skipped={s.max_skipped}); each was skipped, leaving the parameters unchanged"
-                )
-                break
-            if s.time_budget is not None and wall >= s.time_budget:
-                stop_reason = "time budget"
-                break
     except KeyboardInterrupt:
-        stop_reason = "interrupted"
+        tracker.stopped = "interrupted"
     finally:
         bar.close()
-        if writer is not None:
-            writer.close()
+        tracker.close_log()
         if warm_up is not None:
             warm_up.join()
-    if solved:
-        stop_reason = "solved"
-    elif not working and s.time_budget is not None and wall >= s.time_budget:
-        stop_reason = "time budget"
-    if run is not None and step != start_step:  # a run with nothing left to do leaves its files alone
-        _save(run, params, opt_state, step, step * s.batch_size, wall, eval_cost, best_cost)
+    tracker.finish(params, opt_state)
     params, opt_state = parallel.to_first_device((params, opt_state), devices)
-    return FitResult(
-        eqx.combine(params, static), opt_state, step * s.batch_size, wall, eval_cost, best_cost, solved,
-        stop_reason, run,
-    )
+    return tracker.result(eqx.combine(params, static), opt_state)
 
 
-def _in_background(fn: Callable, *args) -> threading.Thread:
+def in_background(fn: Callable, *args) -> threading.Thread:
     """``fn(*args)`` started in a daemon thread, its result and any exception dropped (a real call
     later raises the same error where it can be reported)."""
 
