@@ -58,7 +58,9 @@ def small(command: str) -> list[str]:
         argv += ["--sequences", "64"]
     if argv[0] == "train" and "--resume" not in argv:
         argv += SMALL_MODEL
-    return argv + (["--quiet"] if argv[0] in ("train", "reproduce") else [])
+    if argv[0] == "sweep":
+        argv += [f"--set=model.{flag[2:].replace('-', '_')}={value}" for flag, value in zip(SMALL_MODEL[::2], SMALL_MODEL[1::2])]
+    return argv + (["--quiet"] if argv[0] in ("train", "reproduce", "sweep") else [])
 
 
 def test_every_command_of_the_readme_works_in_order_in_a_fresh_directory(tmp_path, monkeypatch, capsys):
@@ -74,3 +76,4 @@ def test_every_command_of_the_readme_works_in_order_in_a_fresh_directory(tmp_pat
     assert (tmp_path / "runs" / "copy-ntm-ff-seed0" / "memory.png").is_file()
     assert (tmp_path / "runs" / "copy-ntm-ff-seed0" / "viewer.html").is_file()
     assert (tmp_path / "repro" / "copy-lstm-seed0" / "result.json").is_file()
+    assert (tmp_path / "sweeps" / "copy" / "sweep.png").is_file()

@@ -547,9 +547,84 @@ def _cmd_view(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from ntm import reproduce
+def _ray_options(p: argparse.ArgumentParser, unit: str) -> None:
+    g = p.add_argument_group("Ray (pip install \"neural-turing-machines[ray]\")")
+    g.add_argument("--ray", nargs="?", const=True, default=False, metavar="ADDRESS",
+                   help=f"run each {unit} as a Ray task: on a local Ray instance, or on the cluster at "
+                        "ADDRESS (host:port, or ray://host:10001); run directories must be on storage every "
+                        "node reaches")
+    g.add_argument("--cpus", type=int, default=1, metavar="N", help=f"CPUs per {unit} on Ray (default: 1)")
+    g.add_argument("--gpus", type=float, default=0.0, metavar="G",
+                   help=f"GPUs per {unit} on Ray; a fraction shares a GPU (default: 0)")
 
+
+def _values(text: str) -> list:
+    from ntm import sweep
+
+    try:
+        return sweep.parse_values(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _swept(text: str) -> tuple[str, list]:
+    name, eq, values = text.partition("=")
+    if not eq or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected FIELD=V,V,..., got {text!r}")
+    return name.strip(), _values(values)
+
+
+def _check_ray_args(args: argparse.Namespace) -> None:
+    if args.cpus < 1:
+        raise _UsageError(f"--cpus must be a positive integer, got {args.cpus}")
+    if args.gpus < 0:
+        raise _UsageError(f"--gpus must be >= 0, got {args.gpus}")
+    if args.ray is not False:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise _UsageError('--ray needs Ray: pip install "neural-turing-machines[ray]"') from None
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from ntm import grid, sweep, tasks
+
+    _check_ray_args(args)
+    values: dict[str, list] = {}
+    for name, vals in [("learning_rate", args.lr), ("batch_size", args.batch_size), ("model", args.model),
+                       ("optimizer", args.optimizer), *args.set]:
+        if vals is None:
+            continue
+        if name in values:
+            raise _UsageError(f"{name} is swept twice")
+        values[name] = vals
+    if not values:
+        raise _UsageError("nothing to sweep: give --lr, --batch-size, --model, --optimizer or --set FIELD=V,V")
+    for name in ("sequences", "eval_every"):
+        if getattr(args, name) < 1:
+            raise _UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
+    task = tasks.resolve(args.task)
+    out = args.out or f"sweeps/{task.name}"
+    base = {"sequences": args.sequences, "target_cost": args.target_cost, "eval_every": args.eval_every,
+            "time_budget": args.time_budget}
+    try:
+        records = sweep.sweep(out, args.task, values, args.seeds, ray=args.ray, cpus=args.cpus, gpus=args.gpus,
+                              progress=not args.quiet, **base)
+    except KeyboardInterrupt:
+        _err("interrupted; every run was checkpointed: run the same command again to continue")
+        return EXIT_INTERRUPTED
+    except grid.GridError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    print(sweep.summary_table(records))
+    print(f"table: {Path(out) / 'sweep.md'}; plot: {Path(out) / 'sweep.png'}")
+    return EXIT_OK
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from ntm import grid, reproduce
+
+    _check_ray_args(args)
     if args.sequences is not None and args.sequences < 1:
         _err(f"--sequences must be a positive integer, got {args.sequences}")
         return EXIT_USAGE
@@ -558,8 +633,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             args.out, tasks=args.tasks.split(",") if args.tasks else None,
             models=args.models.split(",") if args.models else None,
             seeds=[int(s) for s in args.seeds.split(",")], time_budget=args.budget, sequences=args.sequences,
-            progress=not args.quiet,
+            progress=not args.quiet, ray=args.ray, cpus=args.cpus, gpus=args.gpus,
         )
+    except grid.GridError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _err("interrupted; the cell in progress was checkpointed: run the same command again to resume")
         return EXIT_INTERRUPTED
@@ -830,7 +908,49 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="repro", metavar="DIR", help="grid directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _ray_options(p, "cell")
     p.set_defaults(func=_cmd_reproduce)
+
+    # sweep -----------------------------------------------------------------------------------
+    p = sub.add_parser(
+        "sweep", help="train a task at every combination of some settings, over seeds (resumable)",
+        formatter_class=_Formatter,
+        description=(
+            "Train TASK at every combination of the values given (each combination a setting), one run per\n"
+            "seed, the seeds of a setting as one ensemble, into OUT/SETTING-seedS; then write OUT/sweep.md\n"
+            "(per setting: seeds solved, sequences to the target, evaluation costs) and OUT/sweep.png, and\n"
+            "print the table.  Run it again to continue: finished runs are kept, the others resume.\n"
+            "Settings not swept are the default preset's for the task and model (as ntm train)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  ntm sweep copy --lr 1e-4,3e-4,1e-3 --seeds 0-4 --sequences 20000\n"
+            "  ntm sweep copy --model ntm-ff,ntm-lstm --batch-size 1,8 --seeds 0-2\n"
+            "  ntm sweep associative_recall --set model.controller_size=50,100 --set clip=value,norm\n"
+            "  ntm sweep copy --lr 1e-4,3e-4 --ray                  # a local Ray instance\n"
+            "  ntm sweep copy --lr 1e-4,3e-4 --ray HEAD:6379 --out /shared/sweeps/copy-lr"
+        ),
+    )
+    p.add_argument("task", metavar="TASK", help=f"one of: {task_names}; or module:Class")
+    p.add_argument("--lr", type=_values, metavar="LR,LR,...", help="learning rates")
+    p.add_argument("--batch-size", type=_values, metavar="B,B,...", help="batch sizes")
+    p.add_argument("--model", type=_values, metavar="M,M,...", help=f"models, of: {', '.join(paper.MODELS)}")
+    p.add_argument("--optimizer", type=_values, metavar="O,O,...", help="optimisers, of: adam, rmsprop")
+    p.add_argument("--set", type=_swept, action="append", default=[], metavar="FIELD=V,V,...",
+                   help="sweep any TrainConfig field (clip, grad_clip, preset, ...), a model field as "
+                        "model.FIELD (model.controller_size, model.memory_rows, ...) or a task field as "
+                        "task.FIELD; repeat for more")
+    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], metavar="S-S|S,S,...", help="(default: 0-2)")
+    p.add_argument("--sequences", type=int, default=20_000, metavar="N", help="budget per run (default: 20000)")
+    p.add_argument("--target-cost", type=_target_cost, metavar="BITS", default=0.05,
+                   help="a run stops once its evaluation cost is below BITS per sequence; 'none' never "
+                        "(default: 0.05)")
+    p.add_argument("--eval-every", type=int, default=1_000, metavar="N", help="sequences between evaluations (default: 1000)")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="training time per run")
+    p.add_argument("--out", metavar="DIR", help="sweep directory (default: sweeps/TASK)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _ray_options(p, "setting (its ensemble of seeds)")
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser(
         "demo", help="run a shipped trained model on a fresh example (no training)", formatter_class=_Formatter,
@@ -905,6 +1025,14 @@ def _training_plan(args: argparse.Namespace) -> _Plan | None:
     from ntm import paper, runs, tasks
 
     recipe_batch = paper.DEFAULT_RECIPE["batch_size"]
+    if args.command in ("reproduce", "sweep") and args.ray is not False:
+        return None  # the Ray workers train; each sets up JAX for itself (ntm.grid)
+    if args.command == "sweep":  # a setting trains its seeds as an ensemble (split over the devices)
+        swept = dict(args.set)
+        models = args.model or swept.get("model") or ["ntm-ff"]
+        batches = args.batch_size or swept.get("batch_size") or [None]
+        batch = len(args.seeds) if len(args.seeds) > 1 else batches[0]
+        return _Plan(frozenset(str(m) for m in models), batch)
     if args.command == "reproduce":
         models = paper.MODELS if args.models is None else [m.strip() for m in args.models.split(",")]
         return _Plan(frozenset(models), recipe_batch)  # every cell trains with the default recipe's batch
@@ -966,7 +1094,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     if args.command is None:
         parser.print_usage(sys.stderr)
-        _err("choose a command: train, eval, plot, show, program, view, reproduce or demo (see 'ntm --help')")
+        _err("choose a command: train, eval, plot, show, program, view, reproduce, sweep or demo (see 'ntm --help')")
         return EXIT_USAGE
 
     if os.environ.get("NTM_CPU_THREADS", "1") == "1":

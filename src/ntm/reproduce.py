@@ -11,20 +11,15 @@ grid costs only the work since its last checkpoint.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import jax
-
-from ntm import checkpoint, evaluate, paper, presets
-from ntm import runs as _runs
+from ntm import grid, paper
 from ntm import tasks as _tasks
 from ntm import training as _training
+from ntm.grid import RESULT_FILE
 
-__all__ = ["run_cell", "reproduce", "summary_table", "cell_config", "RESULT_FILE"]
-
-RESULT_FILE = "result.json"
+__all__ = ["run_cell", "reproduce", "summary_table", "cell_config", "cell_job", "cell_dir", "RESULT_FILE"]
 
 
 def cell_config(task: str, model: str, seed: int = 0, *, sequences: int | None = None,
@@ -41,6 +36,19 @@ def cell_config(task: str, model: str, seed: int = 0, *, sequences: int | None =
     if rep.learning_rate is not None:
         fields["learning_rate"] = rep.learning_rate
     return _training.TrainConfig(**{**fields, **overrides})
+
+
+def cell_dir(root: str | Path, task: str, model: str, seed: int) -> Path:
+    """Where a cell's run directory is: ``root/<task>-<model>-seed<S>``."""
+    return Path(root) / f"{_tasks.get(task).name}-{model}-seed{seed}"
+
+
+def cell_job(root: str | Path, task: str, model: str, seed: int = 0, *, time_budget: float | None = None,
+             sequences: int | None = None, train_overrides: dict[str, Any] | None = None) -> grid.Job:
+    """The :class:`ntm.grid.Job` that trains one cell (and evaluates its generalisation)."""
+    budget = sequences or paper.reproduction(_tasks.get(task).name).sequences
+    cfg = cell_config(task, model, seed, sequences=budget, time_budget=time_budget, **(train_overrides or {}))
+    return grid.Job([cfg], [cell_dir(root, task, model, seed)])
 
 
 def run_cell(
@@ -61,39 +69,9 @@ def run_cell(
     and ``time_budget`` None or above its wall time): then it resumes and trains on to them.  A cell
     that solved its task, or stopped on non-finite updates, is final.
     """
-    task_obj = _tasks.get(task)
-    out = Path(root) / f"{task_obj.name}-{model}-seed{seed}"
-    result_path = out / RESULT_FILE
-    budget = sequences or paper.reproduction(task_obj.name).sequences
-    if result_path.exists():
-        done = json.loads(result_path.read_text())
-        more_time = time_budget is None or time_budget > done["wall_time"] + 1.0
-        on_budget = done["stop_reason"] in ("time budget", "budget")
-        if not (on_budget and more_time and budget > done["sequences"]):
-            return done
-    if _runs.Run(out).exists():  # (a cell stopped before its first checkpoint starts again)
-        result = _training.resume(out, sequences=budget, time_budget=time_budget, progress=progress)
-    else:
-        cfg = cell_config(task_obj.name, model, seed, sequences=budget, time_budget=time_budget, **(train_overrides or {}))
-        result = _training.train(cfg, out, progress=progress)
-    if result.stop_reason == "interrupted":  # checkpointed; the next call resumes this cell
-        raise KeyboardInterrupt
-    # Generalisation of the best checkpoint (what eval, show and plot use), stored with it too.
-    run = _runs.Run(out)
-    best, info = run.load_model("best")
-    records = evaluate.sweep(best, task_obj, key=jax.random.key(1000 + seed))
-    run.add_evaluation(records, info, batch_size=64, seed=1000 + seed)
-    record = {
-        "task": task_obj.name, "model": model, "seed": seed,
-        "parameters": presets.count_parameters(result.model),
-        "paper_parameters": paper.PAPER[(task_obj.name, model)].paper_parameters
-        if (task_obj.name, model) in paper.PAPER else None,
-        "sequences": result.sequences, "wall_time": result.wall_time, "eval_cost": result.eval_cost,
-        "solved": result.solved, "stop_reason": result.stop_reason, "generalisation": records,
-        "generalisation_checkpoint": info.describe(),
-    }
-    checkpoint.atomic_write_text(result_path, json.dumps(record, indent=2) + "\n")
-    return record
+    job = cell_job(root, task, model, seed, time_budget=time_budget, sequences=sequences,
+                   train_overrides=train_overrides)
+    return grid.run_job(job, progress=progress)[0]
 
 
 def reproduce(
@@ -105,17 +83,23 @@ def reproduce(
     time_budget: float | None = 600.0,
     sequences: int | None = None,
     progress: bool = True,
+    ray: bool | str = False,
+    cpus: int = 1,
+    gpus: float = 0,
+    train_overrides: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every (task, model, seed) cell in order; each gets ``time_budget`` seconds of training and
-    ``sequences`` sequences (None: the task's budget in :data:`ntm.paper.REPRODUCTION`), whichever ends first."""
-    out = []
-    for task in tasks or _tasks.names():
-        for model in models or list(paper.MODELS):
-            for seed in seeds or [0]:
-                out.append(
-                    run_cell(root, task, model, seed, time_budget=time_budget, sequences=sequences, progress=progress)
-                )
-    return out
+    """Run every (task, model, seed) cell; each gets ``time_budget`` seconds of training and
+    ``sequences`` sequences (None: the task's budget in :data:`ntm.paper.REPRODUCTION`), whichever
+    ends first.  Here the cells run in order; with ``ray`` (True: a local Ray instance; or a
+    cluster's address) each is a Ray task asking for ``cpus`` CPUs and ``gpus`` GPUs
+    (:func:`ntm.grid.run`)."""
+    jobs = [
+        cell_job(root, task, model, seed, time_budget=time_budget, sequences=sequences, train_overrides=train_overrides)
+        for task in tasks or _tasks.names()
+        for model in models or list(paper.MODELS)
+        for seed in seeds or [0]
+    ]
+    return grid.run(jobs, ray=ray, cpus=cpus, gpus=gpus, progress=progress)
 
 
 def summary_table(records: list[dict[str, Any]]) -> str:
