@@ -21,6 +21,9 @@ from ntm import cli, grid, sweep
 from ntm import training as T
 from ntm.runs import CHECKPOINT_FILE, LOCK_FILE, Run
 
+# Under pytest-xdist this module runs in one worker: its Ray tests each start or use a 2-CPU Ray instance.
+pytestmark = pytest.mark.xdist_group("ray")
+
 TINY_MODEL = dict(memory_rows=16, memory_width=8, controller_size=16)
 TINY_TASK = dict(train_lengths=[1, 4])
 
@@ -143,9 +146,17 @@ def test_the_sweep_command_names_a_bad_flag(tmp_path, capsys):
 
 # On a local Ray instance -----------------------------------------------------------------------------
 
-ray = pytest.importorskip("ray") if os.environ.get("NTM_REQUIRE_RAY") != "1" else __import__("ray")
+try:
+    import ray
+except ImportError:
+    if os.environ.get("NTM_REQUIRE_RAY") == "1":
+        raise
+    ray = None
+
+need_ray = pytest.mark.skipif(ray is None, reason="Ray is not installed (the ray extra)")
 
 
+@need_ray
 def test_a_grid_whose_driver_was_killed_continues_and_trains_nothing_twice(tmp_path):
     # a driver in another process, with a local Ray instance of its own (before this module's instance starts)
     out = tmp_path / "s"
@@ -204,6 +215,7 @@ TINY_SWEEP = ["--set", "batch_size=4", "--set", "optimizer=adam", "--set", "lear
               "--set", "model.controller_size=16"]
 
 
+@need_ray
 def test_a_run_on_ray_equals_the_same_run_here(local_ray, tmp_path):
     # Here: `ntm sweep` in a process of its own, as a user runs it (its batch of 4 split over two
     # CPU devices); on Ray: the same sweep from the library, each job given the 2 CPUs that
@@ -237,6 +249,7 @@ def test_a_run_on_ray_equals_the_same_run_here(local_ray, tmp_path):
     assert attempts(b)[0]["pid"] not in (os.getpid(), attempts(a)[0]["pid"])  # it trained in a worker
 
 
+@need_ray
 def test_a_killed_worker_is_retried_from_the_last_checkpoint(local_ray, tmp_path):
     out = tmp_path / "cell"
     cfg = tiny(sequences=8192, eval_every=128)

@@ -85,3 +85,19 @@ def test_an_interrupted_cell_is_checkpointed_and_resumes(tmp_path, monkeypatch):
     monkeypatch.undo()
     record = cell(tmp_path, sequences=512)
     assert record["sequences"] == 512 and (out / reproduce.RESULT_FILE).exists()
+
+
+def test_the_seeds_of_a_cell_train_as_one_ensemble_into_their_own_cells(tmp_path):
+    records = reproduce.reproduce(tmp_path, ["copy"], ["ntm-ff"], [0, 1], time_budget=None, sequences=64,
+                                  progress=False, train_overrides=TINY, ensembles=True)
+    assert [(r["seed"], r["sequences"], r["stop_reason"]) for r in records] == [(0, 64, "budget"), (1, 64, "budget")]
+    for seed, record in zip((0, 1), records):
+        run = Run(tmp_path / f"copy-ntm-ff-seed{seed}")
+        assert run.seed == seed and run.config["ensemble"]["seeds"] == [0, 1]
+        assert json.loads((run.path / reproduce.RESULT_FILE).read_text()) == record
+        assert [g["length"] for g in record["generalisation"]] == [10, 20, 30, 50, 120]
+    assert records[0]["eval_cost"] != records[1]["eval_cost"]  # two models, not one twice
+    # finished: the grid again returns the records and trains nothing
+    again = reproduce.reproduce(tmp_path, ["copy"], ["ntm-ff"], [0, 1], time_budget=None, sequences=64,
+                                progress=False, train_overrides=TINY, ensembles=True)
+    assert again == records

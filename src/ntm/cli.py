@@ -633,7 +633,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             args.out, tasks=args.tasks.split(",") if args.tasks else None,
             models=args.models.split(",") if args.models else None,
             seeds=[int(s) for s in args.seeds.split(",")], time_budget=args.budget, sequences=args.sequences,
-            progress=not args.quiet, ray=args.ray, cpus=args.cpus, gpus=args.gpus,
+            progress=not args.quiet, ray=args.ray, cpus=args.cpus, gpus=args.gpus, ensembles=args.ensembles,
         )
     except grid.GridError as exc:
         _err(str(exc))
@@ -907,8 +907,12 @@ def _parser() -> argparse.ArgumentParser:
         help="training sequences per cell (default: per task, ntm.paper.REPRODUCTION: 100,000 for copy, 200,000 for the others)",
     )
     p.add_argument("--out", default="repro", metavar="DIR", help="grid directory")
+    p.add_argument("--ensembles", action="store_true",
+                   help="train the seeds of each task and model together, as one ensemble (one compiled "
+                        "program, each seed's cell the run it would be alone up to float rounding): several "
+                        "times the sequences per second for batch-1 recipes; --budget is then the ensemble's")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    _ray_options(p, "cell")
+    _ray_options(p, "cell (with --ensembles: each task and model)")
     p.set_defaults(func=_cmd_reproduce)
 
     # sweep -----------------------------------------------------------------------------------
@@ -1035,7 +1039,12 @@ def _training_plan(args: argparse.Namespace) -> _Plan | None:
         return _Plan(frozenset(str(m) for m in models), batch)
     if args.command == "reproduce":
         models = paper.MODELS if args.models is None else [m.strip() for m in args.models.split(",")]
-        return _Plan(frozenset(models), recipe_batch)  # every cell trains with the default recipe's batch
+        if args.ensembles:  # an ensemble splits its members over the devices
+            return _Plan(frozenset(models), len(args.seeds.split(",")))
+        names = tasks.names() if args.tasks is None else [t.strip() for t in args.tasks.split(",")]
+        batches = {paper.default_recipe(t, m)["batch_size"] for t in names for m in models}
+        # the cells' batch where they share one (copy trains at batch 1), else the default recipe's
+        return _Plan(frozenset(models), batches.pop() if len(batches) == 1 else recipe_batch)
     if args.command != "train":
         return None
     if args.resume is not None:

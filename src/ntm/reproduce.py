@@ -87,18 +87,24 @@ def reproduce(
     cpus: int = 1,
     gpus: float = 0,
     train_overrides: dict[str, Any] | None = None,
+    ensembles: bool = False,
 ) -> list[dict[str, Any]]:
     """Run every (task, model, seed) cell; each gets ``time_budget`` seconds of training and
     ``sequences`` sequences (None: the task's budget in :data:`ntm.paper.REPRODUCTION`), whichever
     ends first.  Here the cells run in order; with ``ray`` (True: a local Ray instance; or a
     cluster's address) each is a Ray task asking for ``cpus`` CPUs and ``gpus`` GPUs
-    (:func:`ntm.grid.run`)."""
-    jobs = [
-        cell_job(root, task, model, seed, time_budget=time_budget, sequences=sequences, train_overrides=train_overrides)
-        for task in tasks or _tasks.names()
-        for model in models or list(paper.MODELS)
-        for seed in seeds or [0]
-    ]
+    (:func:`ntm.grid.run`).  With ``ensembles`` the seeds of a task and model train together,
+    as one ensemble (one job; each seed's cell is the run it would be alone, up to float
+    rounding, in the same directory); ``time_budget`` then counts the ensemble's seconds."""
+    jobs = []
+    for task in tasks or _tasks.names():
+        for model in models or list(paper.MODELS):
+            cells = [cell_job(root, task, model, seed, time_budget=time_budget, sequences=sequences,
+                              train_overrides=train_overrides) for seed in seeds or [0]]
+            if ensembles:
+                jobs.append(grid.Job([c.configs[0] for c in cells], [c.dirs[0] for c in cells]))
+            else:
+                jobs.extend(cells)
     return grid.run(jobs, ray=ray, cpus=cpus, gpus=gpus, progress=progress)
 
 
