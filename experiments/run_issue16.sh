@@ -10,3 +10,6 @@ ntm sweep repeat_copy --model ntm-lstm --set optimizer=rmsprop --set batch_size=
 ntm sweep associative_recall --model ntm-lstm --set optimizer=rmsprop --set batch_size=1 --lr 3e-4,1e-3 \
     --set model.memory_init=constant,random --seeds 0-4 --sequences 30000 --eval-every 500 \
     --out experiments/recall-ntm-lstm --quiet
+ntm sweep associative_recall --model ntm-lstm --set optimizer=rmsprop --set batch_size=1 --lr 3e-4,1e-3 \
+    --set model.memory_init=learned --set model.memory_init_std=0.05 --seeds 0-4 --sequences 30000 \
+    --eval-every 500 --out experiments/recall-ntm-lstm-learned-memory --quiet

@@ -506,6 +506,22 @@ def test_memory_init_learned_is_trained_and_counted():
     assert ntm.count_parameters(learned) == ntm.count_parameters(constant) + 8 * 4
 
 
+def test_memory_init_std_sets_the_draw_a_learned_or_random_memory_starts_from():
+    rows = dict(memory_rows=64, memory_width=16)  # 1,024 draws
+    learned = ntm_model("feedforward", memory_init="learned", memory_init_std=0.05, **rows)
+    assert 0.045 < float(np.std(learned.memory0)) < 0.055 and abs(float(np.mean(learned.memory0))) < 0.005
+    assert learned.trainable_filter().memory0 is True  # a learned memory, from a random start
+    np.testing.assert_array_equal(learned.initial_state(1).memory[0], learned.memory0)
+    random = ntm_model("feedforward", memory_init="random", memory_init_std=0.05, **rows)
+    assert 0.045 < float(np.std(random.memory0)) < 0.055 and random.trainable_filter().memory0 is False
+    # None keeps what each was: the constant for a learned memory, 0.5 for a random one
+    assert np.all(np.asarray(ntm_model("feedforward", memory_init="learned").memory0) == np.float32(1e-6))
+    for bad, match in [(dict(memory_init="constant", memory_init_std=0.05), "not 'constant'"),
+                       (dict(memory_init="learned", memory_init_std=0.0), "must be > 0")]:
+        with pytest.raises(ValueError, match=match):
+            NTMConfig(input_size=I, output_size=O, **bad)
+
+
 # ------------------------------------------------------------------------------------------------
 # Determinism
 

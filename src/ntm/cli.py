@@ -142,6 +142,7 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
         "--memory-rows": args.memory_rows,
         "--memory-width": args.memory_width,
         "--memory-init": args.memory_init,
+        "--memory-init-std": args.memory_init_std,
     }
     if args.model == "lstm":
         given = [flag for flag, value in memory_flags.items() if value is not None]
@@ -151,7 +152,7 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
     model_args: dict[str, Any] = {}
     if args.heads is not None:  # the paper counts heads as read/write pairs
         model_args.update(read_heads=args.heads, write_heads=args.heads)
-    for name in ("controller_size", "memory_rows", "memory_width", "memory_init"):
+    for name in ("controller_size", "memory_rows", "memory_width", "memory_init", "memory_init_std"):
         if getattr(args, name) is not None:
             model_args[name] = getattr(args, name)
     return model_args
@@ -159,7 +160,7 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
 
 _TRAIN_SETTINGS = (
     "task", "model", "preset", "batch_size", "seed", "out", "lr", "optimizer", "grad_clip", "clip", "heads",
-    "controller_size", "memory_rows", "memory_width", "memory_init", "target_cost", "time_budget", "max_skipped",
+    "controller_size", "memory_rows", "memory_width", "memory_init", "memory_init_std", "target_cost", "time_budget", "max_skipped",
     "overwrite", "stage", "lr_from", "seeds",
 )
 
@@ -761,6 +762,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--memory-init", choices=("learned", "constant", "random"),
                    help="initial memory: a trained bias, a small constant, or a fixed random draw "
                         "(default: constant)")
+    g.add_argument("--memory-init-std", type=float, metavar="S",
+                   help="start a learned (or random) memory from a normal draw of standard deviation S "
+                        "(e.g. --memory-init learned --memory-init-std 0.05)")
     g = p.add_argument_group("curriculum")
     g.add_argument("--stage", type=_stage, action="append", metavar="SEQUENCES:FIELD=VALUE[,...]",
                    help="train on an easier task until SEQUENCES sequences have been seen: the task with these "

@@ -56,7 +56,11 @@ class NTMConfig:
         memory_init: initial memory contents: ``"learned"`` (a trained bias, paper 4.6),
             ``"constant"`` (``memory_init_value`` everywhere, fixed), or ``"random"`` (a fixed
             draw from N(0, 0.5^2) made when the model is built, not trained).
-        memory_init_value: the constant for ``memory_init="constant"``.
+        memory_init_value: the constant for ``memory_init="constant"`` (and the start of a learned
+            memory when ``memory_init_std`` is None).
+        memory_init_std: None, or the standard deviation of a normal draw that the memory starts
+            from: a learned memory's first value (instead of the constant), or the fixed draw of
+            ``"random"`` (None there: 0.5).  Not with ``"constant"``.
         clip: controller outputs for the heads are clipped to ``[-clip, clip]`` before their
             activations, which keeps beta and gamma finite early in training; 0 disables it.
     """
@@ -74,6 +78,7 @@ class NTMConfig:
     memory_init: MemoryInit = "constant"
     memory_init_value: float = 1e-6
     clip: float = 20.0
+    memory_init_std: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive(
@@ -102,6 +107,11 @@ class NTMConfig:
             )
         if not self.clip >= 0:
             raise ValueError(f"NTMConfig: clip must be >= 0, got {self.clip}")
+        if self.memory_init_std is not None:
+            if self.memory_init == "constant":
+                raise ValueError("NTMConfig: memory_init_std needs memory_init 'learned' or 'random', not 'constant'")
+            if isinstance(self.memory_init_std, bool) or not self.memory_init_std > 0:
+                raise ValueError(f"NTMConfig: memory_init_std must be > 0, got {self.memory_init_std!r}")
 
 
 class NTMState(NamedTuple):
@@ -180,8 +190,9 @@ class NTM(eqx.Module):
         self.read_layer = Linear(h, c.read_heads * head_param_size(c.memory_width, c.shift_width, False), k_r)
         self.output_layer = Linear(h + c.read_heads * c.memory_width, c.output_size, k_out)
         # (Built with NumPy where possible: eager jnp ops compile a program per shape.)
-        if c.memory_init == "random":
-            self.memory0 = init_normal(k_mem, (c.memory_rows, c.memory_width), 0.5)
+        if c.memory_init == "random" or c.memory_init_std is not None:
+            std = 0.5 if c.memory_init_std is None else c.memory_init_std
+            self.memory0 = init_normal(k_mem, (c.memory_rows, c.memory_width), std)
         else:
             self.memory0 = jnp.asarray(np.full((c.memory_rows, c.memory_width), c.memory_init_value), jnp.float32)
         self.reads0 = init_normal(k_reads, (c.read_heads, c.memory_width), 0.01)
