@@ -68,7 +68,7 @@ def main() -> None:
 
         fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
         for name, points in curves.items():
-            ax.plot([s for s, _ in points], [max(c, 1e-4) for _, c in points], lw=1, label=name)
+            ax.plot([s for s, _ in points], [max(c, 1e-6) for _, c in points], lw=1, label=name)
         ax.set_yscale("log")
         ax.axhline(args.solved, color="grey", ls=":", lw=1)
         ax.axhline(args.collapse, color="C3", ls=":", lw=1)

@@ -131,6 +131,9 @@ def test_the_sweep_figure_shows_each_seed_against_the_learning_rate():
     table = sweep.summary_table(records)
     assert "| lr=0.0001 | 2/2 | 6,000 (5,000, 7,000) |" in table
     assert "| lr=0.001 | 1/2 | - ((3 at 9,000), 2,000) |" in table
+    # without a target nothing is "solved": the row says so, with each seed's lowest cost
+    untargeted = [{**r, "target_cost": None, "solved": False} for r in records[:2]]
+    assert "| lr=0.0001 | no target | - ((0.01 at 5,000), (0.02 at 7,000)) | 0.015 (0.02) |" in sweep.summary_table(untargeted)
 
 
 def test_the_sweep_command_names_a_bad_flag(tmp_path, capsys):

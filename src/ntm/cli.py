@@ -593,7 +593,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     _check_ray_args(args)
     values: dict[str, list] = {}
     for name, vals in [("learning_rate", args.lr), ("batch_size", args.batch_size), ("model", args.model),
-                       ("optimizer", args.optimizer), *args.set]:
+                       ("optimizer", args.optimizer), *(args.set or [])]:
         if vals is None:
             continue
         if name in values:
@@ -944,7 +944,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_values, metavar="B,B,...", help="batch sizes")
     p.add_argument("--model", type=_values, metavar="M,M,...", help=f"models, of: {', '.join(paper.MODELS)}")
     p.add_argument("--optimizer", type=_values, metavar="O,O,...", help="optimisers, of: adam, rmsprop")
-    p.add_argument("--set", type=_swept, action="append", default=[], metavar="FIELD=V,V,...",
+    p.add_argument("--set", type=_swept, action="append", metavar="FIELD=V,V,...",
                    help="sweep any TrainConfig field (clip, grad_clip, preset, ...), a model field as "
                         "model.FIELD (model.controller_size, model.memory_rows, ...) or a task field as "
                         "task.FIELD; repeat for more")
@@ -1036,7 +1036,7 @@ def _training_plan(args: argparse.Namespace) -> _Plan | None:
     if args.command in ("reproduce", "sweep") and args.ray is not False:
         return None  # the Ray workers train; each sets up JAX for itself (ntm.grid)
     if args.command == "sweep":  # a setting trains its seeds as an ensemble (split over the devices)
-        swept = dict(args.set)
+        swept = dict(args.set or [])
         models = args.model or swept.get("model") or ["ntm-ff"]
         batches = args.batch_size or swept.get("batch_size") or [None]
         batch = len(args.seeds) if len(args.seeds) > 1 else batches[0]

@@ -218,18 +218,17 @@ def _ray_task(cpus: int, gpus: float, max_retries: int):
     )
 
 
-def _connect(address: str | bool, cpus_available: int | None):
+def _connect(address: str | bool) -> bool:
+    """Initialise Ray (True: a local instance, or the cluster in ``RAY_ADDRESS`` where that is
+    set; a string: that cluster); False, doing nothing, where this process already has."""
     import ray
 
     if ray.is_initialized():
         return False
-    kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=True)
     if address is True or address in ("", "local"):
-        if cpus_available is not None:
-            kwargs["num_cpus"] = cpus_available
-        ray.init(**kwargs)
+        ray.init(include_dashboard=False)
     else:
-        ray.init(address=address, **kwargs)
+        ray.init(address=address)
     return True
 
 
@@ -256,7 +255,8 @@ def run(
         on_result: called with each job and its records as it finishes.
 
     Raises:
-        GridError: jobs failed (on Ray, after every other job has finished).
+        GridError: on Ray, jobs failed; raised after every other job has finished.  Here, a job's
+            error is raised as it is, and the jobs after it do not run.
         KeyboardInterrupt: interrupted (every run is checkpointed; run the grid again to continue).
         ImportError: ``ray`` was asked for and is not installed (``pip install "neural-turing-machines[ray]"``).
     """
@@ -280,7 +280,7 @@ def _run_on_ray(jobs, address, cpus, gpus, max_retries, progress, on_result):
         raise ImportError('Ray is not installed: pip install "neural-turing-machines[ray]"') from exc
     from tqdm.auto import tqdm
 
-    started = _connect(address, None)
+    started = _connect(address)
     try:
         task = _ray_task(cpus, gpus, max_retries)
         pending = {task.remote(job, cpus, gpus): i for i, job in enumerate(jobs)}

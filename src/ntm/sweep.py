@@ -153,21 +153,32 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3g}"
 
 
+def _costs(rs: list[dict[str, Any]]) -> str:
+    costs = [r["eval_cost"] for r in rs if r["eval_cost"] is not None]
+    return f"{_fmt(statistics.median(costs))} ({_fmt(max(costs))})" if costs else "-"
+
+
 def summary_table(records: list[dict[str, Any]]) -> str:
-    """Markdown: per setting, seeds solved, the sequences to solve (median, and each seed's), the
-    median and worst last evaluation cost, and the median wall seconds."""
+    """Markdown: per setting, seeds solved, the sequences to solve (median, and each seed's; an
+    unsolved seed, or every seed of a sweep without a target, shows its lowest evaluation cost and
+    its sequences), the median and worst last evaluation cost, and the median wall seconds."""
     lines = [
         "| setting | solved | sequences to target: median (each seed) | eval cost, bits: median (worst) | wall s: median |",
         "|---|---|---|---|---|",
     ]
     for name, rs in _groups(records).items():
         rs = sorted(rs, key=lambda r: r["seed"])
+        if rs[0].get("target_cost") is None:  # no target: nothing solves; each run's lowest cost
+            each = ", ".join(f"({_fmt(r['best_cost'])} at {r['sequences']:,})" for r in rs)
+            cost = _costs(rs)
+            lines.append(f"| {name} | no target | - ({each}) | {cost} | "
+                         f"{statistics.median(r['wall_time'] for r in rs):.0f} |")
+            continue
         solved = [r for r in rs if r["solved"]]
         each = ", ".join(f"{r['sequences']:,}" if r["solved"] else f"({_fmt(r['best_cost'])} at {r['sequences']:,})"
                          for r in rs)
         med = f"{statistics.median(r['sequences'] for r in rs):,.0f}" if len(solved) == len(rs) else "-"
-        costs = [r["eval_cost"] for r in rs if r["eval_cost"] is not None]
-        cost = f"{_fmt(statistics.median(costs))} ({_fmt(max(costs))})" if costs else "-"
+        cost = _costs(rs)
         wall = statistics.median(r["wall_time"] for r in rs)
         lines.append(f"| {name} | {len(solved)}/{len(rs)} | {med} ({each}) | {cost} | {wall:.0f} |")
     return "\n".join(lines)
@@ -206,7 +217,7 @@ def figure(records: list[dict[str, Any]]):
     med_cost, med_seq = [], []
     for x, name in zip(xs, names):
         rs = groups[name]
-        costs = [max(r["eval_cost"], 1e-4) for r in rs if r["eval_cost"] is not None]
+        costs = [max(r["eval_cost"], 1e-6) for r in rs if r["eval_cost"] is not None]
         top.scatter([x] * len(costs), costs, color="C0", alpha=0.6, s=18)
         med_cost.append(np.median(costs) if costs else np.nan)
         solved = [r["sequences"] for r in rs if r["solved"]]
