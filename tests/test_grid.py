@@ -134,6 +134,9 @@ def test_the_sweep_figure_shows_each_seed_against_the_learning_rate():
     # without a target nothing is "solved": the row says so, with each seed's lowest cost
     untargeted = [{**r, "target_cost": None, "solved": False} for r in records[:2]]
     assert "| lr=0.0001 | no target | - ((0.01 at 5,000), (0.02 at 7,000)) | 0.015 (0.02) |" in sweep.summary_table(untargeted)
+    _, low = sweep.figure(untargeted).axes  # and the second panel shows the lowest costs, not sequences
+    assert "lowest evaluation cost" in low.get_ylabel() and low.get_yscale() == "log"
+    assert sorted(y for c in low.collections for _, y in c.get_offsets()) == [0.01, 0.02]
 
 
 def test_the_sweep_command_names_a_bad_flag(tmp_path, capsys):

@@ -199,7 +199,7 @@ def plot(records: list[dict[str, Any]], path: str | Path) -> Path:
 def figure(records: list[dict[str, Any]]):
     """Two panels over the settings: each seed's last evaluation cost (log scale; the line joins
     the medians), and the sequences each solved seed took (an open marker at the budget for a seed
-    that did not solve).  A numeric field that alone varies becomes the x axis (log scale for a
+    that did not solve; in a sweep without a target, each seed's lowest evaluation cost).  A numeric field that alone varies becomes the x axis (log scale for a
     learning rate); otherwise the settings are listed in order."""
     import matplotlib
 
@@ -214,32 +214,43 @@ def figure(records: list[dict[str, Any]]):
     numeric = len(swept) == 1 and all(isinstance(g[0]["setting"][swept[0]], (int, float)) for g in groups.values())
     xs = [float(groups[n][0]["setting"][swept[0]]) for n in names] if numeric else list(range(len(names)))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.5), sharex=True, constrained_layout=True)
-    med_cost, med_seq = [], []
+    target = records[0].get("target_cost")
+    med_cost, med_low = [], []
     for x, name in zip(xs, names):
         rs = groups[name]
         costs = [max(r["eval_cost"], 1e-6) for r in rs if r["eval_cost"] is not None]
         top.scatter([x] * len(costs), costs, color="C0", alpha=0.6, s=18)
         med_cost.append(np.median(costs) if costs else np.nan)
+        if target is None:  # nothing solves: each seed's lowest evaluation cost instead
+            lows = [max(r["best_cost"], 1e-6) for r in rs if r["best_cost"] is not None]
+            bottom.scatter([x] * len(lows), lows, color="C1", alpha=0.7, s=18)
+            med_low.append(np.median(lows) if lows else np.nan)
+            continue
         solved = [r["sequences"] for r in rs if r["solved"]]
         unsolved = [r["sequences"] for r in rs if not r["solved"]]
         bottom.scatter([x] * len(solved), solved, color="C1", alpha=0.7, s=18)
         bottom.scatter([x] * len(unsolved), unsolved, facecolors="none", edgecolors="C3", s=30)
-        med_seq.append(np.median(solved) if len(solved) == len(rs) else np.nan)
-    top.plot(xs, med_cost, color="C0", lw=1.5, label="median")
-    bottom.plot(xs, med_seq, color="C1", lw=1.5, label="median (every seed solved)")
+        med_low.append(np.median(solved) if len(solved) == len(rs) else np.nan)
+    # (a marker on each median too, so that one setting alone shows its median)
+    top.plot(xs, med_cost, color="C0", lw=1.5, marker="_", markersize=16, label="median")
     top.set_yscale("log")
     top.set_ylabel("last evaluation cost\n(bits per sequence)")
-    target = records[0].get("target_cost")
-    if target:
+    if target is None:
+        bottom.plot(xs, med_low, color="C1", lw=1.5, marker="_", markersize=16, label="median")
+        bottom.set_yscale("log")
+        bottom.set_ylabel("lowest evaluation cost\n(bits per sequence; no target)")
+    else:
         top.axhline(target, color="grey", ls=":", lw=1)
-    bottom.set_ylabel("sequences to target\n(open: not solved, at its budget)")
+        bottom.plot(xs, med_low, color="C1", lw=1.5, marker="_", markersize=16, label="median (every seed solved)")
+        bottom.set_ylabel("sequences to target\n(open: not solved, at its budget)")
     if numeric:
         bottom.set_xlabel(swept[0])
         if swept[0] == "learning_rate" or (min(xs) > 0 and max(xs) / min(xs) >= 30):
             bottom.set_xscale("log")
     else:
         bottom.set_xticks(xs, names, rotation=30, ha="right", fontsize=8)
-    top.set_title(f"sweep: {records[0]['task']} ({len(records)} runs, {len(names)} settings)")
+    settings = f"{len(names)} setting{'s' if len(names) != 1 else ''}"
+    top.set_title(f"sweep: {records[0]['task']} ({len(records)} runs, {settings})")
     top.legend(loc="best", fontsize=8)
     bottom.legend(loc="best", fontsize=8)
     return fig
