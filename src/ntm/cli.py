@@ -625,6 +625,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from ntm import grid, reproduce
 
+    if args.report is not None:  # write the report of what the grid holds; train nothing
+        from ntm import report
+
+        try:
+            path = report.write_report(args.out, args.report, args.figures)
+        except ValueError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
+        print(f"wrote {path} (figures in {args.figures or Path(args.report).parent / 'docs' / 'reproduction'})")
+        return EXIT_OK
     _check_ray_args(args)
     if args.sequences is not None and args.sequences < 1:
         _err(f"--sequences must be a positive integer, got {args.sequences}")
@@ -900,7 +910,10 @@ def _parser() -> argparse.ArgumentParser:
             "cells are skipped and interrupted ones continue from their last checkpoint; a cell that\n"
             "stopped on its time or sequence budget continues when --budget and --sequences allow more."
         ),
-        epilog="example:\n  ntm reproduce --tasks copy,associative_recall --models ntm-ff,lstm --budget 300",
+        epilog=(
+            "examples:\n  ntm reproduce --tasks copy,associative_recall --models ntm-ff,lstm --budget 300\n"
+            "  ntm reproduce --out experiments/reproduction --report REPRODUCTION.md"
+        ),
     )
     p.add_argument("--tasks", help=f"comma-separated tasks (default: all: {task_names})")
     p.add_argument("--models", help="comma-separated models (default: ntm-ff,ntm-lstm,lstm)")
@@ -916,6 +929,12 @@ def _parser() -> argparse.ArgumentParser:
                         "program, each seed's cell the run it would be alone up to float rounding): several "
                         "times the sequences per second for batch-1 recipes; --budget is then the ensemble's")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--report", metavar="FILE",
+                   help="train nothing: write the report of the grid in --out to FILE (e.g. REPRODUCTION.md): "
+                        "per task the learning curves (median and range over seeds, every model on one axis), "
+                        "generalisation, memory use, and the table of ours against the paper's")
+    p.add_argument("--figures", metavar="DIR", help="where --report puts its figures (default: docs/reproduction "
+                                                    "beside FILE)")
     _ray_options(p, "cell (with --ensembles: each task and model)")
     p.set_defaults(func=_cmd_reproduce)
 
@@ -1035,6 +1054,8 @@ def _training_plan(args: argparse.Namespace) -> _Plan | None:
     recipe_batch = paper.DEFAULT_RECIPE["batch_size"]
     if args.command in ("reproduce", "sweep") and args.ray is not False:
         return None  # the Ray workers train; each sets up JAX for itself (ntm.grid)
+    if args.command == "reproduce" and args.report is not None:
+        return None  # the report trains nothing
     if args.command == "sweep":  # a setting trains its seeds as an ensemble (split over the devices)
         swept = dict(args.set or [])
         models = args.model or swept.get("model") or ["ntm-ff"]
@@ -1046,7 +1067,8 @@ def _training_plan(args: argparse.Namespace) -> _Plan | None:
         if args.ensembles:  # an ensemble splits its members over the devices
             return _Plan(frozenset(models), len(args.seeds.split(",")))
         names = tasks.names() if args.tasks is None else [t.strip() for t in args.tasks.split(",")]
-        batches = {paper.default_recipe(t, m)["batch_size"] for t in names for m in models}
+        batches = {paper.reproduction_recipe(t, m).get("batch_size", paper.default_recipe(t, m)["batch_size"])
+                   for t in names for m in models}
         # the cells' batch where they share one (copy trains at batch 1), else the default recipe's
         return _Plan(frozenset(models), batches.pop() if len(batches) == 1 else recipe_batch)
     if args.command != "train":

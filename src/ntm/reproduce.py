@@ -25,16 +25,13 @@ __all__ = ["run_cell", "reproduce", "summary_table", "cell_config", "cell_job", 
 def cell_config(task: str, model: str, seed: int = 0, *, sequences: int | None = None,
                 time_budget: float | None = None, **overrides: Any) -> _training.TrainConfig:
     """The configuration of one cell: the default recipe with the task's reproduction settings
-    (:data:`ntm.paper.REPRODUCTION`: budget, target, learning rate, curriculum, schedule)."""
+    (:func:`ntm.paper.reproduction_recipe`: budget, target, learning rate, curriculum, schedule,
+    and the model's own recipe where the task has one)."""
     task_obj = _tasks.get(task)
-    rep = paper.reproduction(task_obj.name)
-    fields: dict[str, Any] = dict(
-        task=_tasks.spec(task_obj), model=model, seed=seed, sequences=sequences or rep.sequences,
-        target_cost=rep.target_cost, time_budget=time_budget, curriculum=[dict(c) for c in rep.curriculum],
-        lr_schedule=[dict(e) for e in rep.lr_schedule],
-    )
-    if rep.learning_rate is not None:
-        fields["learning_rate"] = rep.learning_rate
+    fields: dict[str, Any] = dict(task=_tasks.spec(task_obj), model=model, seed=seed, time_budget=time_budget,
+                                  **paper.reproduction_recipe(task_obj.name, model))
+    if sequences:
+        fields["sequences"] = sequences
     return _training.TrainConfig(**{**fields, **overrides})
 
 
@@ -46,8 +43,7 @@ def cell_dir(root: str | Path, task: str, model: str, seed: int) -> Path:
 def cell_job(root: str | Path, task: str, model: str, seed: int = 0, *, time_budget: float | None = None,
              sequences: int | None = None, train_overrides: dict[str, Any] | None = None) -> grid.Job:
     """The :class:`ntm.grid.Job` that trains one cell (and evaluates its generalisation)."""
-    budget = sequences or paper.reproduction(_tasks.get(task).name).sequences
-    cfg = cell_config(task, model, seed, sequences=budget, time_budget=time_budget, **(train_overrides or {}))
+    cfg = cell_config(task, model, seed, sequences=sequences, time_budget=time_budget, **(train_overrides or {}))
     return grid.Job([cfg], [cell_dir(root, task, model, seed)])
 
 
