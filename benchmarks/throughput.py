@@ -1,4 +1,4 @@
-"""Training throughput: sequences per second for the copy task, paper presets, several batch sizes.
+"""Training throughput: sequences per second for the paper's tasks and presets, several batch sizes.
 
 Each configuration runs in its own process so that its compile time and peak memory are its own.
 One "update" is forward + backward + optimiser step on a freshly sampled batch (lengths 1..20),
@@ -6,6 +6,7 @@ with ``steps_per_call`` updates per jitted call as ``ntm train`` does.
 
     python benchmarks/throughput.py                       # the full table
     python benchmarks/throughput.py --models ntm-ff --batch-sizes 1,32 --repeats 7
+    python benchmarks/throughput.py --tasks all --batch-sizes 1,8   # every task x model preset
 
 Prints one row per (model, batch size): median sequences/s over the repeats, the number of devices
 the batch was split over, the time from process start to the first finished update (import + trace
@@ -28,7 +29,8 @@ import time
 START = time.perf_counter()
 
 
-def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threads: bool, one_device: bool) -> dict:
+def one(task: str, model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threads: bool,
+        one_device: bool) -> dict:
     import resource
 
     import jax
@@ -43,7 +45,7 @@ def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threa
         cores = 1 if one_device else fast.cpu_count()
         fast.configure_cpu(fast.split_count(batch_size, cores))
 
-    cfg = T.TrainConfig(task="copy", model=model, preset="paper", batch_size=batch_size).resolved()
+    cfg = T.TrainConfig(task=task, model=model, preset="paper", batch_size=batch_size).resolved()
     net = presets.build_model(cfg.model_config(), jax.random.key(cfg.seed))
     steps = max(1, seqs_per_call // batch_size)
     chunk = make_updates(cfg.optimizer_obj(), cfg.task_obj(), batch_size=batch_size, num_steps=steps,
@@ -62,7 +64,7 @@ def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threa
     med = statistics.median(times)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "model": model, "batch_size": batch_size, "seq_per_s": steps * batch_size / med,
+        "task": task, "model": model, "batch_size": batch_size, "seq_per_s": steps * batch_size / med,
         "step_ms": 1e3 * med / steps, "devices": devices, "first_update_s": first_update, "peak_mib": peak_mib,
         "params": presets.count_parameters(params),
     }
@@ -70,6 +72,7 @@ def one(model: str, batch_size: int, repeats: int, seqs_per_call: int, all_threa
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", default="copy", help="comma-separated tasks, or 'all' (default: copy)")
     p.add_argument("--models", default="ntm-ff,ntm-lstm,lstm")
     p.add_argument("--batch-sizes", default="1,8,32,128")
     p.add_argument("--repeats", type=int, default=5)
@@ -83,27 +86,30 @@ def main() -> None:
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
-        model, b = args.one.split(":")
-        print(json.dumps(one(model, int(b), args.repeats, args.seqs_per_call, args.all_threads, args.one_device)))
+        task, model, b = args.one.split(":")
+        print(json.dumps(one(task, model, int(b), args.repeats, args.seqs_per_call, args.all_threads, args.one_device)))
         return
+    from ntm import tasks
+
     rows = []
-    for model in args.models.split(","):
-        for b in map(int, args.batch_sizes.split(",")):
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", f"{model}:{b}", "--repeats", str(args.repeats),
-                 "--seqs-per-call", str(args.seqs_per_call), *(["--all-threads"] if args.all_threads else []),
-                 *(["--one-device"] if args.one_device else [])],
-                capture_output=True, text=True, env=os.environ,
-            )
-            if out.returncode != 0:
-                print(out.stderr[-2000:], file=sys.stderr)
-                continue
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            rows.append(row)
-            if not args.json:
-                print(f"{row['model']:9s} batch {row['batch_size']:4d}: {row['seq_per_s']:8.0f} seq/s  "
-                      f"({row['step_ms']:7.2f} ms/update, {row['devices']} device(s))  first update {row['first_update_s']:5.1f} s  "
-                      f"peak {row['peak_mib']:6.0f} MiB", flush=True)
+    names = tasks.names() if args.tasks == "all" else args.tasks.split(",")
+    for task, model, b in [(t, m, b) for t in names for m in args.models.split(",")
+                           for b in map(int, args.batch_sizes.split(","))]:
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", f"{task}:{model}:{b}", "--repeats", str(args.repeats),
+             "--seqs-per-call", str(args.seqs_per_call), *(["--all-threads"] if args.all_threads else []),
+             *(["--one-device"] if args.one_device else [])],
+            capture_output=True, text=True, env=os.environ,
+        )
+        if out.returncode != 0:
+            print(out.stderr[-2000:], file=sys.stderr)
+            continue
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        if not args.json:
+            print(f"{row['task']:18s} {row['model']:9s} batch {row['batch_size']:4d}: {row['seq_per_s']:8.0f} seq/s  "
+                  f"({row['step_ms']:7.2f} ms/update, {row['devices']} device(s))  first update {row['first_update_s']:5.1f} s  "
+                  f"peak {row['peak_mib']:6.0f} MiB", flush=True)
     if args.json:
         print(json.dumps(rows, indent=2))
 

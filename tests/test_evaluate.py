@@ -139,7 +139,7 @@ def test_default_sizes():
     assert evaluate.default_repeats("copy") is None
     assert evaluate.default_lengths("associative_recall") == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
     assert evaluate.default_lengths("dynamic_ngrams") == [200]
-    assert evaluate.default_lengths("priority_sort") == [20]
+    assert evaluate.default_lengths("priority_sort") == [10, 16, 20, 30, 40]
     for name in tasks.names():  # every registered task has defaults the task accepts
         task = tasks.get(name)
         for length in evaluate.default_lengths(name):

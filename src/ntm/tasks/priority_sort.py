@@ -73,8 +73,11 @@ class PrioritySortTask(Task):
         return _draw_jit(self, key, _check_batch_size(batch_size), self._length_range(length))
 
     def eval_points(self) -> list[dict]:
-        """The training size (fixed)."""
-        return [{"length": self.train_lengths[1]}]
+        """The training size, and shorter and longer lists: 10, 16, 20, 30, 40 for the paper's 20
+        (a list of L < num_outputs vectors asks for all L of them, sorted)."""
+        hi = self.train_lengths[1]
+        lengths = sorted({max(1, hi // 2), min(self.num_outputs, hi), hi, hi + hi // 2, 2 * hi})
+        return [{"length": n} for n in lengths]
 
     def _draw(self, key: jax.Array, batch_size: int, lo: int, hi: int) -> Batch:
         num_steps = self.num_steps(hi)
