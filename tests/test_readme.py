@@ -76,4 +76,7 @@ def test_every_command_of_the_readme_works_in_order_in_a_fresh_directory(tmp_pat
     assert (tmp_path / "runs" / "copy-ntm-ff-seed0" / "memory.png").is_file()
     assert (tmp_path / "runs" / "copy-ntm-ff-seed0" / "viewer.html").is_file()
     assert (tmp_path / "repro" / "copy-lstm-seed0" / "result.json").is_file()
+    report = (tmp_path / "repro" / "REPORT.md").read_text()
+    assert "| copy | NTM-FF | 0 (1) |" in report and "| copy | LSTM | 0 (1) |" in report
+    assert (tmp_path / "repro" / "docs" / "reproduction" / "copy-learning.png").is_file()
     assert (tmp_path / "sweeps" / "copy" / "sweep.png").is_file()
