@@ -49,12 +49,19 @@ def test_a_solved_seed_keeps_its_cost_after_it_stopped():
 
 
 def test_ngram_cost_is_the_excess_over_the_optimum_of_the_same_sequences():
-    g = [{"label": "length 200", "cost_bits": 135.0, "optimal_cost_bits": 132.5, "bit_error_rate": 0.3}]
+    g = [{"label": "length 200", "length": 200, "cost_bits": 135.0, "optimal_cost_bits": 132.5, "bit_error_rate": 0.3}]
     done = fake("dynamic_ngrams", evals=[(1000, 140.0)], solved=False, generalisation=g)
     assert done.cost == pytest.approx(2.5)  # the generalisation record's own optimum
     running = fake("dynamic_ngrams", evals=[(1000, 140.0)])
     assert running.cost == pytest.approx(140.0 - report.NGRAM_OPTIMUM)
     assert report.verdict("dynamic_ngrams", "ntm-ff", [done]).startswith("**miss**")
+
+
+def test_a_finished_priority_sort_cell_is_judged_by_its_best_checkpoint_on_fresh_sequences():
+    g = [{"label": f"length {n}", "length": n, "cost_bits": float(n), "bit_error_rate": 0.1} for n in (10, 20, 30)]
+    assert fake("priority_sort", evals=[(1000, 90.0)], solved=False, generalisation=g).cost == 20.0
+    assert fake("priority_sort", evals=[(1000, 90.0)]).cost == 90.0  # still training: the last evaluation
+    assert fake("copy", evals=[(1000, 0.01)], solved=True, generalisation=g).cost == 0.01  # a range of lengths
 
 
 def test_verdicts():

@@ -110,16 +110,30 @@ class Cell:
 
     @property
     def cost(self) -> float | None:
-        """The figure a cell is judged by: the cost of its last evaluation (n-grams: its
-        excess over the optimum of the same sequences, from the generalisation record when there is
-        one)."""
+        """The figure a cell is judged by.  Tasks of one training size (dynamic n-grams, priority
+        sort), once finished: the best checkpoint on fresh sequences of that size (its
+        generalisation record), for n-grams as the excess over the optimum of the same sequences.
+        Otherwise the cell's last evaluation (copy, repeat copy and recall stop at their first
+        evaluation below the target); for n-grams minus :data:`NGRAM_OPTIMUM`."""
         c = self.last_eval
-        if c is None or self.task != "dynamic_ngrams":
-            return c
-        if self.generalisation and "optimal_cost_bits" in self.generalisation[0]:
-            g = self.generalisation[0]
-            return g["cost_bits"] - g["optimal_cost_bits"]
-        return c - NGRAM_OPTIMUM
+        trained = self.config.get("task_args", {}).get("train_lengths")
+        size = self._train_size()
+        if size is not None and trained is None:
+            for g in self.generalisation:
+                if g.get("length") == size:
+                    return g["cost_bits"] - g.get("optimal_cost_bits", 0.0)
+        if c is not None and self.task == "dynamic_ngrams":
+            return c - NGRAM_OPTIMUM
+        return c
+
+    def _train_size(self) -> int | None:
+        from ntm import tasks
+
+        try:
+            lo, hi = tasks.get(self.task).train_lengths
+        except (ValueError, AttributeError):
+            return None
+        return hi if lo == hi else None
 
     @property
     def first_below(self) -> int | None:
