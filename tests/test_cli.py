@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ntm import checkpoint, cli, presets, viz
+from ntm import checkpoint, cli, fast, presets, viz
 from ntm import training as T
 
 TINY_FLAGS = ["--memory-rows", "16", "--memory-width", "8", "--controller-size", "16", "--batch-size", "4",
@@ -362,23 +362,28 @@ def test_python_dash_m_ntm_and_the_lazy_submodules():
 def test_only_lstm_baseline_commands_keep_the_default_cpu_thread_pool(tmp_path):
     parse = cli._parser().parse_args
 
-    def plan(argv):  # what the command will train, as main reads it before JAX starts
-        return cli._training_plan(parse(argv))
+    def baseline_only(argv):  # what the command will train, as main reads it before JAX starts
+        plan = cli._training_plan(parse(argv))
+        return fast.training_devices(None if plan is None else plan.models, None if plan is None else plan.batch_size,
+                                     cores=2) is None
 
-    assert cli._baseline_only(plan(["train", "copy", "--model", "lstm"]))
-    assert not cli._baseline_only(plan(["train", "copy"]))
-    assert cli._baseline_only(plan(["reproduce", "--models", "lstm"]))
-    assert not cli._baseline_only(plan(["reproduce", "--models", "lstm,ntm-ff"]))
-    assert not cli._baseline_only(plan(["reproduce"]))  # every model
-    assert not cli._baseline_only(plan(["demo", "copy"]))
+    assert baseline_only(["train", "copy", "--model", "lstm"])
+    assert not baseline_only(["train", "copy"])
+    assert baseline_only(["reproduce", "--models", "lstm"])
+    assert not baseline_only(["reproduce", "--models", "lstm,ntm-ff"])
+    assert not baseline_only(["reproduce"])  # every model
+    assert not baseline_only(["demo", "copy"])
     run = tmp_path / "run"
     run.mkdir()
     lstm = T.TrainConfig(task="copy", model="lstm").resolved()
     (run / "config.json").write_text(json.dumps(
         {"train": lstm.to_dict(), "model": presets.config_to_dict(lstm.model_config())}
     ))
-    assert cli._baseline_only(plan(["train", "--resume", str(run)]))
-    assert not cli._baseline_only(plan(["train", "--resume", str(tmp_path / "missing")]))
+    assert baseline_only(["train", "--resume", str(run)])
+    assert not baseline_only(["train", "--resume", str(tmp_path / "missing")])
+    # The NTMs' devices: one per core the batch splits over.
+    assert fast.training_devices({"ntm-ff"}, 8, cores=2) == 2 and fast.training_devices({"ntm-ff"}, 1, cores=2) == 1
+    assert fast.training_devices({"ntm-ff", "lstm"}, 3, cores=2) == 1 and fast.training_devices(None, None) == 1
 
 
 # After the first run (issue: commands that trip over each other, and what they print) -------------

@@ -1095,24 +1095,6 @@ def _training_plan(args: argparse.Namespace) -> _Plan | None:
     return _Plan(frozenset([model]), batch)
 
 
-def _cpu_devices(plan: _Plan | None) -> int:
-    """How many CPU devices to create: as many as the training batch can be split over (one per
-    core at most; ntm.training.data_parallel_devices), and one for a command that does not train or a
-    batch that does not split (a program on one device of a many-device client runs slower)."""
-    from ntm import fast
-
-    batch = None if plan is None else plan.batch_size
-    if not isinstance(batch, int) or batch < 1:
-        return 1  # no training, or a bad batch, which the command reports
-    return fast.split_count(batch, fast.cpu_count())
-
-
-def _baseline_only(plan: _Plan | None) -> bool:
-    """Whether the command trains only the LSTM baseline, whose large matrix products gain from
-    JAX's default multi-threaded CPU pool (NTMs run faster with one thread: ntm.fast)."""
-    return plan is not None and plan.models == {"lstm"}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ntm`` command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
 
@@ -1133,11 +1115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     if os.environ.get("NTM_CPU_THREADS", "1") == "1":
-        plan = _training_plan(args)
-        if not _baseline_only(plan):
-            from ntm import fast
+        from ntm import fast
 
-            fast.configure_cpu(_cpu_devices(plan))
+        plan = _training_plan(args)
+        fast.configure_for_training(None if plan is None else plan.models, None if plan is None else plan.batch_size)
     from ntm.runs import RunError
 
     _enable_compilation_cache()

@@ -201,10 +201,8 @@ def _in_worker(job: Job, cpus: int, gpus: float) -> list[dict[str, Any]]:
     """A job in a fresh Ray worker process: JAX set up as ``ntm train`` would on ``cpus`` cores."""
     from ntm import cli, fast
 
-    if not gpus and os.environ.get("NTM_CPU_THREADS", "1") == "1":
-        models = {c.model for c in job.configs}
-        if models != {"lstm"}:  # the LSTM baseline gains from JAX's own thread pool
-            fast.configure_cpu(fast.split_count(job.batch_size, max(1, cpus)))
+    if not gpus:
+        fast.configure_for_training({c.model for c in job.configs}, job.batch_size, cores=cpus)
     cli._enable_compilation_cache()
     return run_job(job, progress=False)
 

@@ -23,6 +23,8 @@ __all__ = [
     "COMPILER_OPTIONS",
     "compiler_options",
     "configure_cpu",
+    "configure_for_training",
+    "training_devices",
     "contains_ntm",
     "cpu_count",
     "jit",
@@ -44,3 +46,31 @@ def configure_cpu(devices: int | None = None) -> bool:
     if devices is None:
         devices = cpu_count()
     return one_thread_cpu_client(devices)
+
+
+def training_devices(models, batch_size: int | None, cores: int | None = None) -> int | None:
+    """How many single-thread CPU devices the ``ntm`` command creates for training ``models``
+    (names such as ``"ntm-ff"``) at ``batch_size`` on ``cores`` cores (default: this machine's);
+    None: keep JAX's default client.
+
+    NTMs get one device per core that the batch splits over (:func:`split_count`; one for no
+    training or a batch that does not split).  Training that is only the LSTM baseline keeps JAX's
+    default client, whose thread pool serves its large matrix products.
+    """
+    if models and set(models) == {"lstm"}:
+        return None
+    if not isinstance(batch_size, int) or batch_size < 1:
+        return 1  # no training, or a bad batch, which the caller reports
+    return split_count(batch_size, cpu_count() if cores is None else max(1, cores))
+
+
+def configure_for_training(models, batch_size: int | None, cores: int | None = None) -> bool:
+    """Set up JAX's CPU client as the ``ntm`` command does (:func:`training_devices`), before JAX
+    starts; True if a client was created.  Nothing is done where the environment sets
+    ``NTM_CPU_THREADS`` to anything but 1."""
+    import os
+
+    if os.environ.get("NTM_CPU_THREADS", "1") != "1":
+        return False
+    devices = training_devices(models, batch_size, cores)
+    return False if devices is None else configure_cpu(devices)
