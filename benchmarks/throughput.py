@@ -7,6 +7,7 @@ with ``steps_per_call`` updates per jitted call as ``ntm train`` does.
     python benchmarks/throughput.py                       # the full table
     python benchmarks/throughput.py --models ntm-ff --batch-sizes 1,32 --repeats 7
     python benchmarks/throughput.py --tasks all --batch-sizes 1,8   # every task x model preset
+    python benchmarks/throughput.py --tasks all --recipe            # each at the batch ntm reproduce uses
 
 Prints one row per (model, batch size): median sequences/s over the repeats, the number of devices
 the batch was split over, the time from process start to the first finished update (import + trace
@@ -75,6 +76,8 @@ def main() -> None:
     p.add_argument("--tasks", default="copy", help="comma-separated tasks, or 'all' (default: copy)")
     p.add_argument("--models", default="ntm-ff,ntm-lstm,lstm")
     p.add_argument("--batch-sizes", default="1,8,32,128")
+    p.add_argument("--recipe", action="store_true",
+                   help="instead of --batch-sizes, each task and model at the batch of its ntm reproduce recipe")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--seqs-per-call", type=int, default=256, help="sequences per jitted call (as ntm train)")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
@@ -93,8 +96,13 @@ def main() -> None:
 
     rows = []
     names = tasks.names() if args.tasks == "all" else args.tasks.split(",")
-    for task, model, b in [(t, m, b) for t in names for m in args.models.split(",")
-                           for b in map(int, args.batch_sizes.split(","))]:
+    if args.recipe:
+        from ntm import reproduce
+
+        points = [(t, m, reproduce.cell_config(t, m).resolved().batch_size) for t in names for m in args.models.split(",")]
+    else:
+        points = [(t, m, b) for t in names for m in args.models.split(",") for b in map(int, args.batch_sizes.split(","))]
+    for task, model, b in points:
         out = subprocess.run(
             [sys.executable, __file__, "--one", f"{task}:{model}:{b}", "--repeats", str(args.repeats),
              "--seqs-per-call", str(args.seqs_per_call), *(["--all-threads"] if args.all_threads else []),

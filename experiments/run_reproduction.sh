@@ -7,6 +7,7 @@
 #
 #   nohup taskset -c 1 bash experiments/run_reproduction.sh a > experiments/reproduction/a.log 2>&1 &
 #   nohup taskset -c 0 bash experiments/run_reproduction.sh b > experiments/reproduction/b.log 2>&1 &
+#   (then queue "c", the rest)
 #   ntm reproduce --out experiments/reproduction --report REPRODUCTION.md
 set -uo pipefail
 OUT=experiments/reproduction
@@ -19,14 +20,16 @@ case "${1:-}" in
   b)
     $R --tasks copy --models ntm-ff,ntm-lstm --budget 1800
     $R --tasks associative_recall --models ntm-lstm,ntm-ff --budget 2400
-    $R --tasks repeat_copy --models ntm-lstm --budget 3600
+    $R --tasks repeat_copy --models ntm-lstm --budget 2400
+    $R --tasks priority_sort --models lstm --budget 1200
     $R --tasks dynamic_ngrams --models ntm-lstm,ntm-ff --budget 2400
-    $R --tasks priority_sort,associative_recall,copy,dynamic_ngrams --models lstm --budget 3600
+    ;;
+  c)  # the LSTM baselines of 10^6-parameter models, and the slow NTM-FF cells: for a GPU, or later sessions
+    $R --tasks associative_recall,copy,dynamic_ngrams,repeat_copy --models lstm --budget 3600
     $R --tasks repeat_copy,priority_sort --models ntm-ff --budget 7200
-    $R --tasks repeat_copy --models lstm --budget 7200
     ;;
   *)
-    echo "usage: $0 a|b" >&2
+    echo "usage: $0 a|b|c" >&2
     exit 2
     ;;
 esac

@@ -402,19 +402,21 @@ def summary_rows(groups: dict[tuple[str, str], list[Cell]]) -> list[str]:
 
 
 def cell_rows(groups: dict[tuple[str, str], list[Cell]]) -> list[str]:
-    """Every cell: its sequences, wall time, last and lowest evaluation cost, first evaluation below
-    the target, how it stopped, and its deviations from the paper's recipe."""
+    """Every cell: its sequences, wall time and sequences per second (of an ensemble's member: the
+    ensemble's wall time), last and lowest evaluation cost, first evaluation below the target, how
+    it stopped, and its deviations from the paper's recipe."""
     lines = [
-        "| cell | sequences | wall s | last eval cost | lowest eval cost | first eval below target | "
+        "| cell | sequences | wall s | sequences/s | last eval cost | lowest eval cost | first eval below target | "
         "stopped | deviations from the paper's recipe |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for cells in groups.values():
         for c in cells:
             stop = c.result["stop_reason"] if c.result else "still training"
             first = "-" if c.first_below is None else f"{c.first_below:,}"
             lines.append(
-                f"| {c.path.name} | {c.sequences:,} | {c.wall_time:.0f} | {_fmt(c.last_eval)} | {_fmt(c.best_eval)} | "
+                f"| {c.path.name} | {c.sequences:,} | {c.wall_time:.0f} | {c.sequences / max(c.wall_time, 1e-9):.0f} | "
+                f"{_fmt(c.last_eval)} | {_fmt(c.best_eval)} | "
                 f"{first} | {stop} | {', '.join(deviations(c)) or 'none'} |"
             )
     return lines

@@ -1,0 +1,63 @@
+"""Choose the models the package ships from a reproduction grid, and ship them.
+
+    python scripts/ship_models.py experiments/reproduction            # compare; changes nothing
+    python scripts/ship_models.py experiments/reproduction --write    # ship the better ones
+
+For each task: the best checkpoint of every NTM cell of the grid, and the model shipped now, are
+scored on the same 256 fresh sequences (the sizes tests/test_pretrained.py tests; dynamic n-grams
+as the excess over the Bayes-optimal cost of the same sequences).  With ``--write`` the lowest
+cost replaces the shipped model where it is lower (``ntm.pretrained.export``: the run's config and
+best parameters, no optimiser state).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import jax
+
+from ntm import evaluate, pretrained, report
+from ntm.runs import Run, RunError
+
+# The size each task is scored at (the training size, or the top of the training range).
+SIZES = {"copy": 20, "repeat_copy": 10, "associative_recall": 6, "dynamic_ngrams": 200, "priority_sort": 20}
+
+
+def score(model, task, size: int) -> float:
+    r = evaluate.evaluate(model, task, size, batch_size=256, key=jax.random.key(2024))
+    return r["cost_bits"] - r.get("optimal_cost_bits", 0.0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("grid")
+    p.add_argument("--write", action="store_true", help="ship the better models")
+    args = p.parse_args()
+    best: dict[str, tuple[float, Path]] = {}
+    for (task, model_name), cells in report.collect(args.grid).items():
+        if model_name == "lstm" or task not in SIZES:
+            continue
+        for cell in cells:
+            try:
+                model, info = Run(cell.path).load_model("best")
+            except (RunError, OSError, ValueError):
+                continue
+            cost = score(model, Run(cell.path).task(), SIZES[task])
+            print(f"{cell.path.name:32s} {info.describe():60s} {cost:9.4f}", flush=True)
+            if task not in best or cost < best[task][0]:
+                best[task] = (cost, cell.path)
+    for task, (cost, path) in sorted(best.items()):
+        shipped = None
+        if task in pretrained.available():
+            m, cfg = pretrained.load(task)
+            shipped = score(m, cfg.task_obj(), SIZES[task])
+        better = shipped is None or cost < shipped
+        print(f"{task}: best {path.name} {cost:.4f} bits; shipped {shipped if shipped is None else round(shipped, 4)}"
+              f" -> {'ship' if better else 'keep'}")
+        if better and args.write:
+            print("  wrote", pretrained.export(path, task))
+
+
+if __name__ == "__main__":
+    main()
