@@ -502,8 +502,12 @@ def write_report(grid_dir: str | Path, report: str | Path, figures: str | Path |
         f"under `{grid_dir.as_posix()}`; every figure here is read from them. A cell still training shows its last "
         "evaluation; `ntm reproduce` with the same `--out` continues it.",
         "",
-        "Costs are bits per sequence on 256 fresh sequences from the training range (the cell's last "
-        "evaluation); for dynamic n-grams, bits above the Bayes-optimal cost of the same sequences. "
+        "Costs are bits per sequence: on copy, repeat copy and recall, the cell's last evaluation (256 fresh "
+        "sequences from the training range; these cells stop at their first evaluation below the target); on "
+        "dynamic n-grams and priority sort, once a cell has finished, its best checkpoint on the fresh sequences "
+        "of its generalisation test at the training size (n-grams: bits above the Bayes-optimal cost of the "
+        "same sequences), and while it trains, its last evaluation. Wall seconds are a cell's training time; "
+        "seeds trained as one ensemble share theirs. "
         "The paper's figures are read off its learning curves. Targets apply to both NTMs; the LSTM "
         f"baseline is there for comparison and needs at least {LSTM_SEQUENCES:,} sequences to be a fair one. "
         f"The paper's recipe is {_PAPER_RECIPE}, with its tables' learning rates; each cell's deviations "
