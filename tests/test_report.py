@@ -109,6 +109,7 @@ def grid(tmp_path_factory):
     (root / "copy-ntm-ff-seed2" / RESULT_FILE).unlink()
     (root / "notes.md").write_text("Why these recipes: measured.\n")
     (root / "not-a-cell").mkdir()
+    (root / "copy-ntm-lstm-seed0").mkdir()  # created by the grid, not started: no config yet
     return root
 
 
@@ -151,3 +152,10 @@ def test_the_command_writes_the_report_and_refuses_an_empty_grid(grid, tmp_path,
     assert cli.main(["reproduce", "--out", str(tmp_path / "empty"), "--report", str(tmp_path / "E.md")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no grid cells" in err[0] and not (tmp_path / "E.md").exists()
+    # A cell whose config is corrupt is named, not silently left out.
+    bad = tmp_path / "bad"
+    shutil.copytree(grid / "copy-ntm-ff-seed0", bad / "copy-ntm-ff-seed0")
+    (bad / "copy-ntm-ff-seed0" / "config.json").write_text("{")
+    assert cli.main(["reproduce", "--out", str(bad), "--report", str(tmp_path / "B.md")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "copy-ntm-ff-seed0" in err[0] and not (tmp_path / "B.md").exists()

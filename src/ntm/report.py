@@ -163,12 +163,19 @@ def _read_cell(path: Path) -> Cell | None:
     m = _CELL.match(path.name)
     if m is None:
         return None
+    if not (path / "config.json").exists():
+        return None  # a cell the grid has created but not started
     run = Run(path)
     try:
         config = _train_config(run.config)
+    except RunError as exc:
+        raise ValueError(f"grid cell {path}: {exc}") from None
+    try:
         rows = run.metrics()
     except RunError:
-        return None
+        if (path / "metrics.csv").exists():
+            raise ValueError(f"grid cell {path}: its training log cannot be read") from None
+        rows = []  # created, not trained yet
     evals = [(int(r["sequences"]), r["eval_cost_bits"]) for r in rows if not math.isnan(r["eval_cost_bits"])]
     result = None
     if (path / RESULT_FILE).exists():
