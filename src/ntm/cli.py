@@ -921,7 +921,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, default=600.0, metavar="SECONDS", help="training time per cell")
     p.add_argument(
         "--sequences", type=int, metavar="N",
-        help="training sequences per cell (default: per task, ntm.paper.REPRODUCTION: 100,000 for copy, 200,000 for the others)",
+        help="training sequences per cell (default: per task and model, ntm.paper.REPRODUCTION: 100,000 for copy and for "
+             "every LSTM baseline, 1,000,000 for priority sort, 200,000 for the others)",
     )
     p.add_argument("--out", default="repro", metavar="DIR", help="grid directory")
     p.add_argument("--ensembles", action="store_true",
