@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -220,12 +221,9 @@ def band(cells: list[Cell], points: int = 200) -> tuple[np.ndarray, np.ndarray, 
         solved = bool(c.result and c.result.get("solved"))
         ok = (idx >= 0) & ((x <= s[-1]) | solved)
         values[i, ok] = v[idx[ok]]
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return x, np.nanmedian(values, 0), np.nanmin(values, 0), np.nanmax(values, 0)
+    with warnings.catch_warnings():  # (all-NaN columns, where no cell counts, are NaN by design)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return x, np.nanmedian(values, 0), np.nanmin(values, 0), np.nanmax(values, 0)
 
 
 _LABELS = {"ntm-ff": "NTM-FF", "ntm-lstm": "NTM-LSTM", "lstm": "LSTM"}
