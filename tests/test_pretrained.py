@@ -10,15 +10,15 @@ from ntm import evaluate, pretrained
 
 # Per task: the size tested and the cost (bits per sequence) a shipped model must stay under.
 # Dynamic n-grams has no zero-cost solution: its limit is on the excess over the Bayes-optimal
-# predictor's cost on the same sequences (the shipped model: 2.6 bits over 1,000 sequences).
-# The priority-sort model does not solve its task (12.5% of bits wrong, REPRODUCTION.md): its
-# limit only guards what it has learned (about 51 bits; guessing costs 128).
+# predictor's cost on the same sequences (the shipped NTM-LSTM: 2.3 bits on these 64 sequences).
+# Priority sort's limit is the reproduction's target, 20 bits (the shipped NTM-LSTM: 9.4 bits, 2.1%
+# of bits wrong; guessing costs about 128).
 THRESHOLDS = {
     "copy": (20, 0.05),
     "repeat_copy": (10, 0.5),  # length 10, 1-10 repeats (the shipped model: 0.08-0.09 bits)
-    "associative_recall": (6, 0.5),
+    "associative_recall": (6, 0.1),  # the shipped NTM-FF: 0.04 bits
     "dynamic_ngrams": (200, 5.0),
-    "priority_sort": (20, 60.0),
+    "priority_sort": (20, 20.0),
 }
 
 
