@@ -135,18 +135,21 @@ def test_the_ntm_command_makes_as_many_cpu_devices_as_the_training_batch_splits_
     def plan(argv):  # what the command will train, as main reads it before JAX starts
         return cli._training_plan(parse(argv))
 
+    def devices(plan):  # the devices main creates for it (ntm.fast.configure_for_training)
+        return fast.training_devices(None, None) if plan is None else fast.training_devices(plan.models, plan.batch_size)
+
     monkeypatch.setattr(fast, "cpu_count", lambda: 2)
-    assert cli._cpu_devices(plan(["train", "repeat_copy"])) == 2  # the default batch, 8
-    assert cli._cpu_devices(plan(["train", "copy"])) == 1  # copy's measured recipe trains at batch 1
-    assert cli._cpu_devices(plan(["train", "copy", "--batch-size", "3"])) == 1
-    assert cli._cpu_devices(plan(["train", "copy", "--preset", "paper"])) == 1  # the paper's batch of 1
-    assert cli._cpu_devices(plan(["reproduce", "--tasks", "copy"])) == 2
-    assert cli._cpu_devices(plan(["demo", "copy"])) == 1
+    assert devices(plan(["train", "repeat_copy"])) == 2  # the default batch, 8
+    assert devices(plan(["train", "copy"])) == 1  # copy's measured recipe trains at batch 1
+    assert devices(plan(["train", "copy", "--batch-size", "3"])) == 1
+    assert devices(plan(["train", "copy", "--preset", "paper"])) == 1  # the paper's batch of 1
+    assert devices(plan(["reproduce", "--tasks", "copy"])) == 2
+    assert devices(plan(["demo", "copy"])) == 1
     monkeypatch.setattr(fast, "cpu_count", lambda: 4)
-    assert cli._cpu_devices(plan(["train", "copy", "--batch-size", "6"])) == 3
+    assert devices(plan(["train", "copy", "--batch-size", "6"])) == 3
     run = tmp_path / "run"
     run.mkdir()
     cfg = T.TrainConfig(task="copy", model="ntm-ff", batch_size=4).resolved()
     (run / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": {"kind": "ntm"}}))
-    assert cli._cpu_devices(plan(["train", "--resume", str(run)])) == 4
-    assert cli._cpu_devices(plan(["train", "--resume", str(tmp_path / "missing")])) == 1
+    assert devices(plan(["train", "--resume", str(run)])) == 4
+    assert devices(plan(["train", "--resume", str(tmp_path / "missing")])) == 1

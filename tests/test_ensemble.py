@@ -263,8 +263,9 @@ def test_ntm_train_seeds_makes_a_cpu_device_per_core_the_members_split_over(monk
 
     monkeypatch.setattr(fast, "cpu_count", lambda: 2)
     plan = lambda argv: cli._training_plan(cli._parser().parse_args(argv))
-    assert cli._cpu_devices(plan(["train", "copy", "--seeds", "0-7", "--batch-size", "1"])) == 2
-    assert cli._cpu_devices(plan(["train", "copy", "--seeds", "0-2", "--batch-size", "8"])) == 1
+    devices = lambda plan: fast.training_devices(plan.models, plan.batch_size)  # as main creates them
+    assert devices(plan(["train", "copy", "--seeds", "0-7", "--batch-size", "1"])) == 2
+    assert devices(plan(["train", "copy", "--seeds", "0-2", "--batch-size", "8"])) == 1
 
 
 @pytest.mark.parametrize("flags, message", [
