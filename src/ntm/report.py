@@ -258,18 +258,18 @@ def learning_figure(task: str, groups: dict[str, list[Cell]]):
     return fig
 
 
+def _test_sizes(groups: dict[str, list[Cell]]) -> list[str]:
+    """The labels of every test size any cell's generalisation record has, in first-seen order."""
+    return list(dict.fromkeys(g["label"] for cells in groups.values() for c in cells for g in c.generalisation))
+
+
 def generalisation_figure(task: str, groups: dict[str, list[Cell]]):
     """Cost at each test size: median over the finished seeds, with their range as error bars."""
     from ntm import viz
 
     fig = viz._figure(8, 4.2, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
-    labels: list[str] = []
-    for cells in groups.values():
-        for c in cells:
-            for g in c.generalisation:
-                if g["label"] not in labels:
-                    labels.append(g["label"])
+    labels = _test_sizes(groups)
     pos = {lab: i for i, lab in enumerate(labels)}
     for k, (model, cells) in enumerate(groups.items()):
         by_label: dict[str, list[float]] = {}
@@ -429,12 +429,7 @@ def cell_rows(groups: dict[tuple[str, str], list[Cell]]) -> list[str]:
 
 def generalisation_rows(task: str, groups: dict[str, list[Cell]]) -> list[str]:
     """Per model, the median over finished seeds of the cost and the bit-error rate at each test size."""
-    labels: list[str] = []
-    for cells in groups.values():
-        for c in cells:
-            for g in c.generalisation:
-                if g["label"] not in labels:
-                    labels.append(g["label"])
+    labels = _test_sizes(groups)
     if not labels:
         return []
     lines = ["| model (seeds) | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
