@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The reproduction grid (REPRODUCTION.md), three seeds per cell, each task and model one ensemble,
-# in the order it is run on a 2-core machine: queue "a" (the long priority-sort NTM-LSTM cell) on
+# The reproduction grid (REPRODUCTION.md), three seeds per cell, each NTM task and model one
+# ensemble (the LSTM baseline's seeds one at a time), in the order it is run on a 2-core machine: queue "a" (the long priority-sort NTM-LSTM cell) on
 # one core, queue "b" (everything else) on the other.  Resumable: run the same command again, on
 # this machine or a fresh clone, and finished cells are kept while the others continue from their
-# last checkpoint.  --budget is each ensemble's training seconds in total, across sessions.
+# last checkpoint.  --budget is each job's training seconds in total, across sessions (an ensemble's, or one LSTM seed's).
 #
 #   nohup taskset -c 1 bash experiments/run_reproduction.sh a > experiments/reproduction/a.log 2>&1 &
 #   nohup taskset -c 0 bash experiments/run_reproduction.sh b > experiments/reproduction/b.log 2>&1 &
-#   (then queue "c", the rest)
+#   (then queues "c" and "d", the same way: the LSTM baselines, and the NTM-FF cells)
 #   ntm reproduce --out experiments/reproduction --report REPRODUCTION.md
 set -uo pipefail
 OUT=experiments/reproduction
@@ -24,12 +24,18 @@ case "${1:-}" in
     $R --tasks priority_sort --models lstm --budget 1200
     $R --tasks dynamic_ngrams --models ntm-lstm,ntm-ff --budget 2400
     ;;
-  c)  # the LSTM baselines of 10^6-parameter models, and the slow NTM-FF cells: for a GPU, or later sessions
-    $R --tasks associative_recall,copy,dynamic_ngrams,repeat_copy --models lstm --budget 3600
-    $R --tasks repeat_copy,priority_sort --models ntm-ff --budget 7200
+  c)  # the LSTM baselines, 10^5 sequences each (their seeds train one at a time, even with --ensembles)
+    $R --tasks priority_sort --models lstm --budget 2400
+    $R --tasks associative_recall,copy,dynamic_ngrams --models lstm --budget 5400
+    $R --tasks repeat_copy --models lstm --budget 36000   # 5.3M parameters: for a GPU
+    ;;
+  d)  # the NTM-FF cells not in "b"
+    $R --tasks repeat_copy --models ntm-ff --budget 7200
+    $R --tasks dynamic_ngrams --models ntm-ff --budget 2400
+    $R --tasks priority_sort --models ntm-ff --budget 7200
     ;;
   *)
-    echo "usage: $0 a|b|c" >&2
+    echo "usage: $0 a|b|c|d" >&2
     exit 2
     ;;
 esac

@@ -83,7 +83,7 @@ def test_recipe_and_its_deviations_from_the_paper():
     assert report.recipe(cell) == "centred RMSProp 0.0003, batch 1"
     assert report.deviations(cell) == ["lr 0.0003 (paper 0.0001)"]
     lstm = fake("repeat_copy", "lstm", config=reproduce.cell_config("repeat_copy", "lstm").resolved().to_dict())
-    assert report.deviations(lstm) == ["optimiser adam", "lr 0.001 (paper 3e-05)", "batch 8"]
+    assert report.deviations(lstm) == ["optimiser adam", "lr 0.001 (paper 3e-05)", "batch 32"]
 
 
 def test_reproduction_recipes():
@@ -92,7 +92,7 @@ def test_reproduction_recipes():
         cfg = reproduce.cell_config("repeat_copy", model).resolved()
         assert (cfg.optimizer, cfg.learning_rate, cfg.batch_size, cfg.curriculum) == ("rmsprop", 3e-4, 1, [])
     cfg = reproduce.cell_config("repeat_copy", "lstm").resolved()
-    assert (cfg.optimizer, cfg.learning_rate, cfg.batch_size) == ("adam", 1e-3, 8)
+    assert (cfg.optimizer, cfg.learning_rate, cfg.batch_size) == ("adam", 1e-3, 32)
     # Copy keeps the default preset's measured recipes; an explicit override still wins.
     assert reproduce.cell_config("copy", "ntm-lstm").resolved().learning_rate == 1e-3
     assert reproduce.cell_config("copy", "ntm-ff", learning_rate=0.1).resolved().learning_rate == 0.1

@@ -8,6 +8,7 @@ so they share its compiled update.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,27 @@ def test_the_seeds_of_a_cell_train_as_one_ensemble_into_their_own_cells(tmp_path
     again = reproduce.reproduce(tmp_path, ["copy"], ["ntm-ff"], [0, 1], time_budget=None, sequences=64,
                                 progress=False, train_overrides=TINY, ensembles=True)
     assert again == records
+
+
+def test_ensembles_group_the_seeds_of_a_model_but_not_the_lstm_and_a_cell_resumes_as_it_began(tmp_path):
+    def grouping(tasks, models, **kw):
+        jobs = reproduce.grid_jobs(tmp_path, tasks, models, [0, 1, 2], **kw)
+        return [[Path(d).name for d in job.dirs] for job in jobs]
+
+    assert grouping(["copy"], ["ntm-ff", "lstm"], ensembles=True) == [
+        ["copy-ntm-ff-seed0", "copy-ntm-ff-seed1", "copy-ntm-ff-seed2"],
+        ["copy-lstm-seed0"], ["copy-lstm-seed1"], ["copy-lstm-seed2"]]
+    assert grouping(["copy"], ["ntm-ff"]) == [["copy-ntm-ff-seed0"], ["copy-ntm-ff-seed1"], ["copy-ntm-ff-seed2"]]
+    # A cell begun as a lone run resumes as one, with --ensembles or not; an ensemble's member
+    # resumes in its ensemble, for the LSTM too.
+    alone = tmp_path / "alone"
+    reproduce.run_cell(alone, "copy", "ntm-ff", 1, sequences=16, progress=False, train_overrides=TINY)
+    jobs = reproduce.grid_jobs(alone, ["copy"], ["ntm-ff"], [0, 1], ensembles=True, train_overrides=TINY)
+    assert [len(j.dirs) for j in jobs] == [1, 1]
+    members = tmp_path / "members"
+    reproduce.reproduce(members, ["copy"], ["ntm-ff"], [0, 1], time_budget=None, sequences=16, progress=False,
+                        train_overrides=TINY, ensembles=True)
+    for d in members.iterdir():
+        d.rename(members / d.name.replace("ntm-ff", "lstm"))
+    jobs = reproduce.grid_jobs(members, ["copy"], ["lstm"], [0, 1], train_overrides=TINY)
+    assert [len(j.dirs) for j in jobs] == [2]
