@@ -25,7 +25,7 @@ case "${1:-}" in
     $R --tasks dynamic_ngrams --models ntm-lstm,ntm-ff --budget 2400
     ;;
   c)  # the LSTM baselines, 10^5 sequences each (their seeds train one at a time, even with --ensembles)
-    $R --tasks priority_sort --models lstm --budget 2400
+    $R --tasks priority_sort --models lstm --budget 3000
     $R --tasks associative_recall,copy,dynamic_ngrams --models lstm --budget 5400
     $R --tasks repeat_copy --models lstm --budget 36000   # 5.3M parameters: for a GPU
     ;;

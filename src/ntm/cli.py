@@ -928,7 +928,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ensembles", action="store_true",
                    help="train the seeds of each task and model together, as one ensemble (one compiled "
                         "program, each seed's cell the run it would be alone up to float rounding): several "
-                        "times the sequences per second for batch-1 recipes; --budget is then the ensemble's")
+                        "times the sequences per second for batch-1 recipes; --budget is then the ensemble's. The LSTM "
+                        "baseline's seeds still train one at a time (faster for its large products), and a cell "
+                        "already begun resumes the way it began")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--report", metavar="FILE",
                    help="train nothing: write the report of the grid in --out to FILE (e.g. REPRODUCTION.md): "

@@ -126,7 +126,8 @@ def _finished(out: str, cfg) -> dict[str, Any] | None:
 def _note_attempt(out: str) -> None:
     from ntm import runs
 
-    info = runs.Run(out).checkpoint_info("last") if runs.Run(out).exists() else None
+    run = runs.Run(out)
+    info = run.checkpoint_info("last") if run.exists() else None
     line = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time(),
             "from_sequences": 0 if info is None else info.sequences}
     Path(out).mkdir(parents=True, exist_ok=True)
