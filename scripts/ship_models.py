@@ -2,6 +2,7 @@
 
     python scripts/ship_models.py experiments/reproduction            # compare; changes nothing
     python scripts/ship_models.py experiments/reproduction --write    # ship the better ones
+    python scripts/ship_models.py experiments/reproduction --tasks repeat_copy
 
 For each task: the best checkpoint of every NTM cell of the grid, and the model shipped now, are
 scored on the same 256 fresh sequences of each size in SIZES, the worst size counting (dynamic n-grams
@@ -43,10 +44,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("grid")
     p.add_argument("--write", action="store_true", help="ship the better models")
+    p.add_argument("--tasks", help="comma-separated tasks (default: all)")
     args = p.parse_args()
+    only = None if args.tasks is None else set(args.tasks.split(","))
     best: dict[str, tuple[float, Path]] = {}
     for (task, model_name), cells in report.collect(args.grid).items():
-        if model_name == "lstm" or task not in SIZES:
+        if model_name == "lstm" or task not in SIZES or (only is not None and task not in only):
             continue
         for cell in cells:
             try:
