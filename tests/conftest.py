@@ -8,7 +8,8 @@
 - Hypothesis runs without a deadline: the first call of a JAX function on a new shape compiles,
   which would otherwise trip the per-example deadline at random.
 - The longest test files run first (:data:`LONGEST_FIRST`), so that the pytest-xdist workers,
-  each given whole files (``--dist loadfile`` in pyproject.toml), finish together.
+  each given whole files in this order (``--dist loadfile --no-loadscope-reorder`` in
+  pyproject.toml), finish together.
 """
 
 from __future__ import annotations
