@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 
-import equinox as eqx
 import jax
 import numpy as np
 import pytest
@@ -24,18 +23,7 @@ from ntm import training as T
 from ntm.model import NTMConfig
 from ntm.runs import BEST_FILE, CHECKPOINT_FILE, Run, RunError
 
-TINY_MODEL = dict(memory_rows=16, memory_width=8, controller_size=16)
-
-
-def tiny(**overrides) -> T.TrainConfig:
-    # Adam at a fixed rate: the tiny setting of every training test (one compiled update for all).
-    fields = dict(task="copy", model="ntm-ff", model_args=TINY_MODEL, batch_size=4, target_cost=None,
-                  optimizer="adam", learning_rate=3e-3)
-    return T.TrainConfig(**{**fields, **overrides})
-
-
-def leaves(tree) -> list[np.ndarray]:
-    return [np.asarray(x) for x in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))]
+from test_train import leaves, tiny  # the tiny setting of every training test
 
 
 @pytest.fixture(scope="module")
