@@ -7,9 +7,8 @@
 - ``NTM_COMPILATION_CACHE=0``: the ``ntm`` command called in-process writes no compilation cache.
 - Hypothesis runs without a deadline: the first call of a JAX function on a new shape compiles,
   which would otherwise trip the per-example deadline at random.
-- The longest test files run first (:data:`LONGEST_FIRST`), so that the pytest-xdist workers,
-  each given whole files in this order (``--dist loadfile --no-loadscope-reorder`` in
-  pyproject.toml), finish together.
+- The suite runs on pytest-xdist workers, one per core, each given whole files (``--dist
+  loadfile`` in pyproject.toml), so a module's fixtures are built once.
 """
 
 from __future__ import annotations
@@ -34,19 +33,6 @@ try:
     settings.load_profile("ntm")
 except ImportError:  # hypothesis is a dev extra; tests that need it skip themselves
     pass
-
-
-# The slowest test files, slowest first (their serial times on 2 cores, pytest --durations): each
-# xdist worker takes the next file when it is free, so starting the long ones first keeps a worker
-# from running the last long file alone.  The other files follow in their usual order.
-LONGEST_FIRST = ["test_readme.py", "test_model.py", "test_grid.py", "test_ensemble.py", "test_train.py",
-                 "test_data_parallel.py", "test_custom_task.py", "test_cli.py", "test_report.py",
-                 "test_reproduce.py", "test_runs.py"]
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file keeps its order
 
 
 @pytest.fixture
