@@ -114,7 +114,7 @@ _PRIORITY_SORT = {**_RMSPROP_3E4, "lr_schedule": [{"from": 40_000, "learning_rat
 # against 43, two cores), which is what fits 10^5 sequences of three seeds into a CPU budget.
 # Priority sort's baseline had started at batch 8 and keeps it.
 _LSTM = {"lstm": {"sequences": 100_000, "batch_size": 32}}
-_LSTM_B8 = {"lstm": {"sequences": 100_000, "batch_size": 8}}
+_LSTM_B8 = {"lstm": {**_LSTM["lstm"], "batch_size": 8}}
 
 REPRODUCTION: dict[str, Reproduction] = {
     # Copy: the default preset's measured recipes (MEASURED_RECIPES: batch-1 RMSProp for both NTMs).
