@@ -522,6 +522,26 @@ def test_memory_init_std_sets_the_draw_a_learned_or_random_memory_starts_from():
             NTMConfig(input_size=I, output_size=O, **bad)
 
 
+def test_weighting_init_random_spreads_the_initial_weightings_and_draws_nothing_else_differently():
+    rows = dict(memory_rows=64)  # 5 heads x 64 logits
+    focused = ntm_model("feedforward", **rows)
+    spread = ntm_model("feedforward", weighting_init="random", **rows)
+    w = np.asarray(spread.initial_state(1).read_w[0, 0])
+    np.testing.assert_allclose(w.sum(), 1.0, rtol=1e-6)
+    assert w.max() < 0.5 and np.count_nonzero(w > 1e-4) == w.size  # spread over every row
+    assert float(focused.initial_state(1).read_w[0, 0, 0]) > 0.99  # the default: on row 0
+    logits = np.concatenate([np.ravel(spread.read_w0), np.ravel(spread.write_w0)])
+    assert 0.9 < float(np.std(logits)) < 1.1 and abs(float(np.mean(logits))) < 0.15
+    assert not np.allclose(spread.read_w0[0], spread.write_w0[0])
+    # Every other array is the same draw as with the focused start.
+    same = lambda m: [m.memory0, m.reads0, m.output_layer.weight, m.read_layer.weight]  # noqa: E731
+    for a, b in zip(same(focused), same(spread)):
+        np.testing.assert_array_equal(a, b)
+    assert spread.trainable_filter().read_w0 is True
+    with pytest.raises(ValueError, match="weighting_init must be 'focused' or 'random'"):
+        NTMConfig(input_size=I, output_size=O, weighting_init="uniform")
+
+
 # ------------------------------------------------------------------------------------------------
 # Determinism
 

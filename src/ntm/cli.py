@@ -143,6 +143,7 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
         "--memory-width": args.memory_width,
         "--memory-init": args.memory_init,
         "--memory-init-std": args.memory_init_std,
+        "--weighting-init": args.weighting_init,
     }
     if args.model == "lstm":
         given = [flag for flag, value in memory_flags.items() if value is not None]
@@ -152,7 +153,7 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
     model_args: dict[str, Any] = {}
     if args.heads is not None:  # the paper counts heads as read/write pairs
         model_args.update(read_heads=args.heads, write_heads=args.heads)
-    for name in ("controller_size", "memory_rows", "memory_width", "memory_init", "memory_init_std"):
+    for name in ("controller_size", "memory_rows", "memory_width", "memory_init", "memory_init_std", "weighting_init"):
         if getattr(args, name) is not None:
             model_args[name] = getattr(args, name)
     return model_args
@@ -160,7 +161,8 @@ def _model_args(args: argparse.Namespace) -> dict[str, Any]:
 
 _TRAIN_SETTINGS = (
     "task", "model", "preset", "batch_size", "seed", "out", "lr", "optimizer", "grad_clip", "clip", "heads",
-    "controller_size", "memory_rows", "memory_width", "memory_init", "memory_init_std", "target_cost", "time_budget", "max_skipped",
+    "controller_size", "memory_rows", "memory_width", "memory_init", "memory_init_std", "weighting_init",
+    "target_cost", "time_budget", "max_skipped",
     "overwrite", "stage", "lr_from", "seeds",
 )
 
@@ -775,6 +777,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--memory-init-std", type=float, metavar="S",
                    help="start a learned (or random) memory from a normal draw of standard deviation S "
                         "(e.g. --memory-init learned --memory-init-std 0.05)")
+    g.add_argument("--weighting-init", choices=("focused", "random"),
+                   help="the heads' learned initial weightings: on row 0, or spread by logits drawn from "
+                        "N(0, 1) (default: focused)")
     g = p.add_argument_group("curriculum")
     g.add_argument("--stage", type=_stage, action="append", metavar="SEQUENCES:FIELD=VALUE[,...]",
                    help="train on an easier task until SEQUENCES sequences have been seen: the task with these "

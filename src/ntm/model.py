@@ -33,6 +33,7 @@ from ntm.heads import HeadParams, head_param_size, split_head_params
 __all__ = ["NTMConfig", "NTMState", "NTMTrace", "NTM"]
 
 MemoryInit = Literal["learned", "constant", "random"]
+WeightingInit = Literal["focused", "random"]
 
 
 def _check_positive(owner: str, **values: int) -> None:
@@ -63,6 +64,10 @@ class NTMConfig:
             ``"random"`` (None there: 0.5).  Not with ``"constant"``.
         clip: controller outputs for the heads are clipped to ``[-clip, clip]`` before their
             activations, which keeps beta and gamma finite early in training; 0 disables it.
+        weighting_init: where the heads' learned initial weightings start: ``"focused"`` (logit
+            10 on row 0, so 0.99 of each weighting is there: a definite start for location-based
+            iteration even over a constant memory) or ``"random"`` (logits drawn from N(0, 1), a
+            weighting spread over every row).  The paper does not say; both are trained.
     """
 
     input_size: int
@@ -79,6 +84,7 @@ class NTMConfig:
     memory_init_value: float = 1e-6
     clip: float = 20.0
     memory_init_std: float | None = None
+    weighting_init: WeightingInit = "focused"
 
     def __post_init__(self) -> None:
         _check_positive(
@@ -107,6 +113,8 @@ class NTMConfig:
             )
         if not self.clip >= 0:
             raise ValueError(f"NTMConfig: clip must be >= 0, got {self.clip}")
+        if self.weighting_init not in ("focused", "random"):
+            raise ValueError(f"NTMConfig: weighting_init must be 'focused' or 'random', got {self.weighting_init!r}")
         if self.memory_init_std is not None:
             if self.memory_init == "constant":
                 raise ValueError("NTMConfig: memory_init_std needs memory_init 'learned' or 'random', not 'constant'")
@@ -196,13 +204,20 @@ class NTM(eqx.Module):
         else:
             self.memory0 = jnp.asarray(np.full((c.memory_rows, c.memory_width), c.memory_init_value), jnp.float32)
         self.reads0 = init_normal(k_reads, (c.read_heads, c.memory_width), 0.01)
-        # Start every head focused on row 0 (softmax of these logits puts 0.99 there), so that
+        # "focused": every head starts on row 0 (softmax of these logits puts 0.99 there), so that
         # location-based iteration has a definite starting point even when all rows are equal,
-        # as they are with constant initial memory.  The logits are trained.
-        focus = np.zeros(c.memory_rows)
-        focus[0] = 10.0
-        self.read_w0 = jnp.asarray(np.tile(focus, (c.read_heads, 1)), dtype=jnp.float32)
-        self.write_w0 = jnp.asarray(np.tile(focus, (c.write_heads, 1)), dtype=jnp.float32)
+        # as they are with constant initial memory.  "random": logits from N(0, 1), drawn from a
+        # key of their own (folded from the model's key, so that every other array is drawn as
+        # with "focused").  The logits are trained either way.
+        if c.weighting_init == "random":
+            k_rw, k_ww = split_key(jax.random.fold_in(key, 6), 2)
+            self.read_w0 = init_normal(k_rw, (c.read_heads, c.memory_rows), 1.0)
+            self.write_w0 = init_normal(k_ww, (c.write_heads, c.memory_rows), 1.0)
+        else:
+            focus = np.zeros(c.memory_rows)
+            focus[0] = 10.0
+            self.read_w0 = jnp.asarray(np.tile(focus, (c.read_heads, 1)), dtype=jnp.float32)
+            self.write_w0 = jnp.asarray(np.tile(focus, (c.write_heads, 1)), dtype=jnp.float32)
 
     # ----------------------------------------------------------------------------------------
     def trainable_filter(self) -> "NTM":

@@ -336,6 +336,8 @@ def recipe(cell: Cell) -> str:
     if margs.get("memory_init") not in (None, "constant"):
         std = margs.get("memory_init_std")
         parts.append(f"{margs['memory_init']} memory" + (f" N(0, {std:g}^2)" if std else ""))
+    if margs.get("weighting_init") == "random":
+        parts.append("random initial weightings")
     return ", ".join(parts)
 
 
