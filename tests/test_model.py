@@ -542,6 +542,34 @@ def test_weighting_init_random_spreads_the_initial_weightings_and_draws_nothing_
         NTMConfig(input_size=I, output_size=O, weighting_init="uniform")
 
 
+def test_state_grad_clip_bounds_the_gradient_into_each_step_and_changes_nothing_else():
+    from ntm.model import _bound_gradient
+
+    # By hand: the identity forward, each gradient component clipped to [-5, 5] backward.
+    weights = jnp.asarray([100.0, -3.0, -50.0])
+    x = jnp.asarray([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(_bound_gradient(x, 5.0), x)
+    np.testing.assert_array_equal(jax.grad(lambda x: jnp.sum(weights * _bound_gradient(x, 5.0)))(x), [5.0, -3.0, -5.0])
+
+    inputs = jax.random.normal(jax.random.key(1), (2, 7, I))
+    loss = lambda m: jnp.sum(m.run(inputs) ** 2)  # noqa: E731
+    kw = dict(memory_init="learned")
+    off, default, tight = (ntm_model("feedforward", state_grad_clip=b, **kw) for b in (0.0, 1000.0, 1e-6))
+    assert default.config.state_grad_clip == 1000.0  # the default is on
+    np.testing.assert_array_equal(default.run(inputs), off.run(inputs))  # the forward pass is unchanged
+    g_off, g_default, g_tight = (eqx.filter_grad(loss)(m) for m in (off, default, tight))
+    # Below the bound (these gradients are far below 1000), the gradients are the unclipped ones.
+    for a, b in zip(jax.tree_util.tree_leaves(g_off), jax.tree_util.tree_leaves(g_default)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # A tight bound clips what flows into the first step's state: the initial memory and reads get
+    # at most the bound per sequence of the batch (2), where unclipped they get far more.
+    for leaf in (lambda g: g.memory0, lambda g: g.reads0):
+        assert float(jnp.max(jnp.abs(leaf(g_tight)))) <= 2 * 1e-6 * (1 + 1e-5)
+        assert float(jnp.max(jnp.abs(leaf(g_off)))) > 1e-3
+    with pytest.raises(ValueError, match="state_grad_clip must be >= 0"):
+        NTMConfig(input_size=I, output_size=O, state_grad_clip=-1.0)
+
+
 # ------------------------------------------------------------------------------------------------
 # Determinism
 
