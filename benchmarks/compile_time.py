@@ -28,6 +28,7 @@ def main() -> None:
     p.add_argument("--task", default="copy")
     p.add_argument("--model", default="ntm-ff")
     p.add_argument("--variants", default="{}", help="JSON: {name: {option: value or null}}; 'library' is always run first")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
     p.add_argument("--calls", type=int, default=5)
     args = p.parse_args()
     try:
@@ -49,7 +50,7 @@ def main() -> None:
     jax.config.update("jax_enable_compilation_cache", False)
     print(f"imports: {time.perf_counter() - t0:.2f} s")
 
-    cfg = TrainConfig(task=args.task, model=args.model).resolved()
+    cfg = TrainConfig(task=args.task, model=args.model, batch_size=args.batch_size).resolved()
     task = cfg.task_obj()
     model = ntm.build_model(cfg.model_config(), jax.random.key(0))
     optimizer = skip_nonfinite(cfg.optimizer_obj())
