@@ -264,6 +264,14 @@ def test_config_round_trip_keeps_non_default_values():
     assert presets.config_from_dict(presets.config_to_dict(cfg)) == cfg
 
 
+def test_a_config_saved_before_the_bound_on_backpropagation_rebuilds_without_it():
+    data = presets.config_to_dict(presets.model_config("copy", "ntm-ff"))
+    assert data["state_grad_clip"] == 1000.0  # today's default, saved with every new run
+    old = {k: v for k, v in data.items() if k != "state_grad_clip"}
+    assert presets.config_from_dict(old).state_grad_clip == 0.0  # as it was trained
+    assert presets.config_from_dict(data).state_grad_clip == 1000.0
+
+
 def test_config_from_dict_rejects_unknown_kind_and_fields():
     data = presets.config_to_dict(presets.model_config("copy", "ntm-ff"))
     with pytest.raises(ValueError, match="kind"):

@@ -73,7 +73,8 @@ class NTMConfig:
             overflows float32 within a few dozen steps: the priority-sort NTM-FF grew it 21-fold
             per step, to inf and then NaN in every update.  The default, 1000, leaves moderate
             gradients exactly as they are (below the bound nothing is clipped) and stops a 21-fold
-            growth per step within three steps.
+            growth per step within three steps.  (A config saved without this field, from before
+            it existed, is read back with 0: :func:`ntm.presets.config_from_dict`.)
         weighting_init: where the heads' learned initial weightings start: ``"focused"`` (logit
             10 on row 0, so 0.99 of each weighting is there: a definite start for location-based
             iteration even over a constant memory) or ``"random"`` (logits drawn from N(0, 1), a

@@ -99,6 +99,10 @@ def config_from_dict(data: dict[str, Any]) -> NTMConfig | LSTMConfig:
     cls = {"ntm": NTMConfig, "lstm": LSTMConfig}.get(kind)
     if cls is None:
         raise ValueError(f"model config: kind must be 'ntm' or 'lstm', got {kind!r}")
+    if cls is NTMConfig:
+        # Configs saved before the bound on backpropagation through time existed were trained
+        # without one: rebuild them as they were, not with today's default.
+        data.setdefault("state_grad_clip", 0.0)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - known
     if unknown:
