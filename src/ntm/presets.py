@@ -93,7 +93,10 @@ def config_to_dict(config: NTMConfig | LSTMConfig) -> dict[str, Any]:
 
 
 def config_from_dict(data: dict[str, Any]) -> NTMConfig | LSTMConfig:
-    """Inverse of :func:`config_to_dict`; raises ValueError naming a missing or unknown field."""
+    """Inverse of :func:`config_to_dict`; raises ValueError naming a missing or unknown field.
+
+    An NTM config without ``state_grad_clip`` was saved before that field existed, and is read
+    back with 0 (no bound), as it was trained; :func:`config_to_dict` always writes the field."""
     data = dict(data)
     kind = data.pop("kind", None)
     cls = {"ntm": NTMConfig, "lstm": LSTMConfig}.get(kind)
