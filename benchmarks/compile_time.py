@@ -44,7 +44,7 @@ def main() -> None:
     import ntm
     from ntm import fast
     from ntm.training import TrainConfig
-    from ntm.training.step import UpdatesSpec, loss_of, run_updates, skip_nonfinite, trainable
+    from ntm.training.step import make_updates, run_updates
 
     fast.configure_cpu(1)
     jax.config.update("jax_enable_compilation_cache", False)
@@ -53,10 +53,11 @@ def main() -> None:
     cfg = TrainConfig(task=args.task, model=args.model, batch_size=args.batch_size).resolved()
     task = cfg.task_obj()
     model = ntm.build_model(cfg.model_config(), jax.random.key(0))
-    optimizer = skip_nonfinite(cfg.optimizer_obj())
-    opt_state = jax.jit(optimizer.init)(eqx.filter(model, trainable(model)))
-    spec = UpdatesSpec(task, optimizer, loss_of(task), cfg.batch_size, cfg.steps_per_call, 1)
-    call_args = (model, opt_state, jax.random.key(1), jnp.asarray(0), jnp.asarray(2**30), spec)
+    # The command's training call, on one device; its run_updates is then compiled per variant.
+    updates = make_updates(cfg.optimizer_obj(), task, batch_size=cfg.batch_size, num_steps=cfg.steps_per_call,
+                           key=jax.random.key(1), devices=1)
+    model, opt_state = updates.init(model)
+    call_args = (model, opt_state, updates.key, jnp.asarray(0), jnp.asarray(2**30), updates.spec)
     sequences = cfg.batch_size * cfg.steps_per_call
     print(f"{args.task}, {args.model}: {cfg.optimizer} lr {cfg.learning_rate:g}, batch {cfg.batch_size}, "
           f"{cfg.steps_per_call} updates per call")
