@@ -11,6 +11,7 @@ their evaluations, and the two-member update with per-member learning rates.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -194,6 +195,30 @@ def test_a_resumed_ensemble_and_a_member_resumed_alone_equal_the_uninterrupted_o
                            resume=True, **SETTINGS)
     assert [r.sequences for r in again] == [768, 768]
     assert (tmp_path / "copy-ntm-ff-seed0" / "checkpoint.safetensors").stat().st_mtime_ns == before
+
+
+def test_an_ensemble_resumes_runs_saved_before_a_model_field_existed_as_they_were_trained(tmp_path):
+    # Runs whose config.json lacks state_grad_clip (saved before it existed) were trained without
+    # the bound: train_ensemble(resume=True) continues them with 0, not today's default of 1000,
+    # where fit would refuse the default-built model as another one.
+    cfgs = [dataclasses.replace(CFG, seed=s, sequences=256) for s in SEEDS]
+    dirs = [tmp_path / f"seed{s}" for s in SEEDS]
+    T.train_ensemble(cfgs, dirs, progress=False)
+    for d in dirs:
+        data = json.loads((d / "config.json").read_text())
+        assert data["model"].pop("state_grad_clip") == 1000.0
+        (d / "config.json").write_text(json.dumps(data))
+    with pytest.raises(ntm.runs.RunError, match="another model"):
+        T.fit_ensemble(build, TASK, OPTIMIZER, seeds=SEEDS, sequences=256, target_cost=None, runs=dirs,
+                       resume=True, **SETTINGS)
+    # (Resumed with nothing left to train, so that no program compiles for the rebuilt model.)
+    results = T.train_ensemble(cfgs, dirs, progress=False, resume=True)
+    assert [r.sequences for r in results] == [256, 256]
+    assert [r.model.config.state_grad_clip for r in results] == [0.0, 0.0]
+    # A request for another model is still refused.
+    other = [dataclasses.replace(c, model_args={**c.model_args, "controller_size": 12}) for c in cfgs]
+    with pytest.raises(ntm.runs.RunError, match="another model"):
+        T.train_ensemble(other, dirs, progress=False, resume=True)
 
 
 def test_learning_rates_per_member():

@@ -272,6 +272,18 @@ def test_a_config_saved_before_the_bound_on_backpropagation_rebuilds_without_it(
     assert presets.config_from_dict(data).state_grad_clip == 1000.0
 
 
+def test_as_trained_keeps_what_a_saved_run_was_trained_with_and_nothing_else():
+    today = presets.model_config("copy", "ntm-ff")
+    section = presets.config_to_dict(today)
+    assert presets.as_trained(today, section) == today
+    old = {k: v for k, v in section.items() if k != "state_grad_clip"}
+    assert presets.as_trained(today, old) == dataclasses.replace(today, state_grad_clip=0.0)
+    # Another model (a recorded field differs), another kind, or a corrupt section: the request.
+    assert presets.as_trained(today, {**old, "controller_size": 7}) is today
+    assert presets.as_trained(today, presets.config_to_dict(presets.model_config("copy", "lstm"))) is today
+    assert presets.as_trained(today, {**old, "kind": "transformer"}) is today
+
+
 def test_config_from_dict_rejects_unknown_kind_and_fields():
     data = presets.config_to_dict(presets.model_config("copy", "ntm-ff"))
     with pytest.raises(ValueError, match="kind"):

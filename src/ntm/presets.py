@@ -92,6 +92,24 @@ def config_to_dict(config: NTMConfig | LSTMConfig) -> dict[str, Any]:
     return {"kind": kind, **dataclasses.asdict(config)}
 
 
+def as_trained(requested: NTMConfig | LSTMConfig, section: dict[str, Any]) -> NTMConfig | LSTMConfig:
+    """The config to resume a run with whose config.json holds ``section``, when ``requested``
+    is asked for: the saved config where the two agree in every field the section records, so that
+    a field added since the run was saved keeps the value the run was trained with (as
+    :func:`config_from_dict` reads it) rather than today's default; otherwise ``requested``
+    unchanged, for the resume check to refuse as another model."""
+    try:
+        saved = config_from_dict(section)
+    except (ValueError, TypeError):
+        return requested
+    if type(saved) is not type(requested):
+        return requested
+    recorded = set(section) - {"kind"}
+    if all(getattr(saved, f) == getattr(requested, f) for f in recorded):
+        return saved
+    return requested
+
+
 def config_from_dict(data: dict[str, Any]) -> NTMConfig | LSTMConfig:
     """Inverse of :func:`config_to_dict`; raises ValueError naming a missing or unknown field.
 
