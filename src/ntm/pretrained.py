@@ -47,10 +47,11 @@ def load(task: str) -> tuple[eqx.Module, TrainConfig]:
     return model, read_config(run)
 
 
-def export(run_dir: str | Path, task: str | None = None) -> Path:
-    """Copy a trained run's config and best parameters (not its optimiser state) into the package."""
+def export(run_dir: str | Path, task: str | None = None, which: str = "best") -> Path:
+    """Copy a trained run's config and the parameters of its ``which`` checkpoint ("best" or
+    "last"; not its optimiser state) into the package."""
     run = _runs.Run(run_dir)
-    model, info = run.load_model("best")
+    model, info = run.load_model(which)
     folder = ROOT / (task or run.task_name)
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run.path / _runs.CONFIG_FILE, folder / _runs.CONFIG_FILE)
