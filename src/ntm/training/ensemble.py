@@ -531,17 +531,17 @@ def train_ensemble(
             raise ValueError("the configs of an ensemble must differ only in their seed")
     kwargs = cfgs[0].fit_kwargs()
     del kwargs["seed"]
+    task = cfgs[0].task_obj()
     models = [presets.build_model(c.model_config(), jax.random.key(c.seed)) for c in cfgs]
     if resume and out_dirs is not None:
         # A member resumed from a run saved before a model field existed keeps the value it was
         # trained with (presets.as_trained), not today's default.
-        task = cfgs[0].task_obj()
         for i, run in enumerate(_member_runs(out_dirs, task, models, [c.seed for c in cfgs], [{}] * len(cfgs))):
             if run is not None and run.exists():
                 trained = presets.as_trained(models[i].config, run.config["model"])
                 if trained != models[i].config:
                     models[i] = presets.build_model(trained, jax.random.key(cfgs[i].seed))
     return fit_ensemble(
-        models, cfgs[0].task_obj(), cfgs[0].optimizer_obj(), seeds=[c.seed for c in cfgs], **kwargs, runs=out_dirs,
+        models, task, cfgs[0].optimizer_obj(), seeds=[c.seed for c in cfgs], **kwargs, runs=out_dirs,
         resume=resume, overwrite=overwrite, progress=progress, records=[{"train": c.to_dict()} for c in cfgs],
     )
