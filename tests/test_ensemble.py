@@ -26,7 +26,7 @@ import optax
 import pytest
 
 import ntm
-from ntm import cli
+from ntm import checkpoint, cli
 from ntm import training as T
 from ntm.runs import Run
 
@@ -304,3 +304,35 @@ def test_ntm_train_seeds_bad_input(tmp_path, capsys, flags, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and err.startswith("ntm: error:")
     assert not any(tmp_path.iterdir())
+
+
+def test_on_a_task_with_a_reference_the_best_is_the_lowest_excess_and_a_member_picks_what_its_lone_run_does(tmp_path):
+    """Dynamic n-grams (short sequences, a tiny model): each evaluation's reference in the log is
+    the Bayes optimum of its own batch, the best checkpoint is the evaluation of lowest cost above
+    it, and an ensemble member logs and chooses as its run alone does."""
+    cfg = T.TrainConfig(task="dynamic_ngrams", task_args=dict(order=3, train_lengths=(24, 24)), model="ntm-ff",
+                        batch_size=4, target_cost=None, optimizer="adam", learning_rate=3e-3,
+                        model_args=dict(memory_rows=8, memory_width=4, controller_size=8)).resolved()
+    task, config = cfg.task_obj(), cfg.model_config()
+    settings = dict(batch_size=4, steps_per_call=8, eval_every=32, eval_batch=16, progress=False, sequences=160,
+                    target_cost=None)
+    lone = T.fit(ntm.build_model(config, jax.random.key(1)), task, OPTIMIZER, seed=1, run=tmp_path / "lone",
+                 **settings)
+    members = T.fit_ensemble(lambda s: ntm.build_model(config, jax.random.key(s)), task, OPTIMIZER, seeds=[0, 1],
+                             runs=[tmp_path / "m0", tmp_path / "m1"], **settings)
+    rows = [r for r in Run(tmp_path / "lone").metrics() if np.isfinite(r["eval_cost_bits"])]
+    assert len(rows) == 5
+    _, eval_key = T.loop.data_keys(1)
+    for r in rows:
+        step = int(r["sequences"]) // 4
+        batch = task.sample(jax.random.fold_in(eval_key, step), 16)
+        assert r["eval_reference_bits"] == pytest.approx(float(jnp.mean(task.reference_cost(batch))), rel=1e-5)
+    excess = [r["eval_cost_bits"] - r["eval_reference_bits"] for r in rows]
+    best = checkpoint.read_meta(tmp_path / "lone" / "best.safetensors")
+    i = int(np.argmin(excess))
+    assert best["sequences"] == rows[i]["sequences"] and best["eval_excess"] == pytest.approx(excess[i], rel=1e-5)
+    assert lone.best_excess == pytest.approx(excess[i], rel=1e-5) and lone.best_cost == pytest.approx(rows[i]["eval_cost_bits"])
+    assert members[1].best_excess == pytest.approx(lone.best_excess, rel=1e-4)
+    for ra, rb in zip(Run(tmp_path / "m1").metrics(), Run(tmp_path / "lone").metrics(), strict=True):
+        np.testing.assert_allclose([ra["eval_cost_bits"], ra["eval_reference_bits"]],
+                                   [rb["eval_cost_bits"], rb["eval_reference_bits"]], rtol=1e-4)

@@ -131,8 +131,9 @@ def test_the_best_checkpoint_holds_the_parameters_of_the_lowest_evaluation(old_r
 
     task = run.task()
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(0), 2), best["step"])
-    cost, _ = evaluate_batch(model, key, task, 32, loss_of(task), 1)
+    cost, _, reference = evaluate_batch(model, key, task, 32, loss_of(task), 1)
     assert float(cost) == pytest.approx(best["eval_cost"], rel=1e-5)
+    assert np.isnan(reference) and "eval_excess" not in best  # copy has no reference cost
     if best["sequences"] != 256:  # the best was not the last: the two checkpoints differ
         last, _ = run.load_model("last")
         assert any(not np.array_equal(a, b) for a, b in zip(leaves(model), leaves(last)))
@@ -210,3 +211,27 @@ def test_a_run_of_the_first_format_resumes(old_run, tmp_path):
     for a, b in zip(leaves(whole.model), leaves(resumed.model), strict=True):
         np.testing.assert_array_equal(a, b)
     assert json.loads((run / "config.json").read_text())["format"] == 2  # rewritten in the current format
+
+
+def test_a_training_log_begun_before_the_reference_column_reads_and_grows(tmp_path):
+    """metrics.csv files written before ``eval_reference_bits`` existed: read with the column
+    empty (NaN), rewritten once with every column when a resumed run appends to them, and cut
+    back on resume like any other."""
+    run = Run(tmp_path)
+    old = ("sequences,cost_bits,bit_errors,eval_cost_bits,seq_per_s,wall_time,skipped\n"
+           "64,3.5,1.0,,100.0,0.6,0\n128,3.0,0.5,2.5,100.0,1.2,0\n")
+    (tmp_path / "metrics.csv").write_text(old)
+    rows = run.metrics()
+    assert [r["eval_cost_bits"] for r in rows][1] == 2.5 and all(np.isnan(r["eval_reference_bits"]) for r in rows)
+    assert [r["sequences"] for r in run.kept_metrics(64)] == ["64"]
+    run.append_metrics({"sequences": 192, "cost_bits": 2.0, "bit_errors": 0.25, "eval_cost_bits": 140.0,
+                        "eval_reference_bits": 133.0, "seq_per_s": 100.0, "wall_time": 1.8, "skipped": 0})
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert lines[0].endswith(",skipped,eval_reference_bits") and len(lines) == 4
+    rows = run.metrics()
+    assert [r["sequences"] for r in rows] == [64, 128, 192] and rows[1]["eval_cost_bits"] == 2.5
+    assert np.isnan(rows[1]["eval_reference_bits"]) and rows[2]["eval_reference_bits"] == 133.0
+    # A log missing one of the first columns is still corrupt.
+    (tmp_path / "metrics.csv").write_text("sequences,cost_bits\n64,3.5\n")
+    with pytest.raises(RunError, match="corrupt training log"):
+        run.metrics()

@@ -344,3 +344,21 @@ def test_ngram_probabilities_depend_on_the_context() -> None:
             gaps.append(abs(after[0].mean() - after[1].mean()))
     assert len(gaps) >= 10
     assert np.var(freqs) > 0.06 and np.mean(gaps) > 0.25
+
+
+def test_only_ngrams_have_a_reference_cost_and_it_is_the_bayes_optimum_of_the_same_sequences() -> None:
+    from ntm import metrics
+
+    for name in NAMES[:5]:
+        task = _task(name)
+        batch = _sample(name)
+        ref = task.reference_cost(batch)
+        if name != "dynamic_ngrams":
+            assert ref is None
+            continue
+        assert ref.shape == (batch.inputs.shape[0],)
+        np.testing.assert_allclose(ref, metrics.ngram_optimal_cost(batch.targets[..., 0], batch.mask, order=task.order))
+        # Sequences differ in how predictable they are: that is why training compares excesses.
+        assert float(np.ptp(np.asarray(ref))) > 1.0
+        scores = task.scores(np.zeros(batch.targets.shape, np.float32), batch)
+        np.testing.assert_allclose(scores["optimal_cost_bits"], ref)

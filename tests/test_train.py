@@ -412,3 +412,54 @@ def test_overwrite_replaces_a_run_and_keeps_other_files(base_run, tmp_path):
     assert (run / "notes.txt").read_text() == "mine"
     _, _, meta = saved_state(run)
     assert meta["sequences"] == 8
+
+
+def _tracked(tmp_path, evaluations, meta=None):
+    """A run tracker fed one update and one evaluation ``(cost, reference)`` per entry, each with
+    parameters ``w = [i, i]``; returns the tracker and its run."""
+    from ntm.training import loop
+
+    settings = loop.FitSettings(batch_size=1, sequences=100, seed=0, target_cost=None, eval_every=1, eval_batch=4,
+                                time_budget=None, max_skipped=100, steps_per_call=1)
+    (tmp_path / "run").mkdir()
+    run = Run(tmp_path / "run")
+    tracker = loop.RunTracker(settings, meta or loop.new_meta(), run)
+    stats = (np.zeros(1), np.zeros(1), np.ones(1, bool))
+    for i, (cost, reference) in enumerate(evaluations):
+        assert tracker.advance(1)
+        params = {"w": jnp.full(2, float(i))}
+        tracker.record(1, stats, 0.1, cost, lambda: (params, {"m": jnp.zeros(1)}), reference)
+    tracker.close_log()
+    return tracker, run
+
+
+def test_with_a_reference_cost_the_best_checkpoint_is_the_lowest_excess_not_the_lowest_cost(tmp_path):
+    # Excess 5, then a lower cost on an easier batch (excess 7), then excess 2 at the highest cost.
+    tracker, run = _tracked(tmp_path, [(130.0, 125.0), (127.0, 120.0), (133.0, 131.0), (126.0, 119.0)])
+    assert (tracker.best_cost, tracker.best_excess) == (133.0, 2.0)
+    best = checkpoint.read_meta(run.path / "best.safetensors")
+    assert (best["sequences"], best["eval_cost"], best["eval_excess"]) == (3, 133.0, 2.0)
+    model, _ = checkpoint.load(run.path / "best.safetensors", {"params": {"w": jnp.zeros(2)}})
+    np.testing.assert_array_equal(model["params"]["w"], [2.0, 2.0])
+    assert checkpoint.read_meta(run.path / CHECKPOINT_FILE)["best_excess"] == 2.0
+    assert [r["eval_reference_bits"] for r in run.metrics()] == [125.0, 120.0, 131.0, 119.0]
+    assert T.FitResult(*tracker.result(None, None)).best_excess == 2.0
+
+
+def test_without_a_reference_the_best_checkpoint_is_the_lowest_cost(tmp_path):
+    # None, or NaN (what the compiled evaluation returns for a task without a reference).
+    tracker, run = _tracked(tmp_path, [(130.0, None), (127.0, float("nan")), (133.0, None)])
+    assert (tracker.best_cost, tracker.best_excess) == (127.0, None)
+    best = checkpoint.read_meta(run.path / "best.safetensors")
+    assert (best["sequences"], best["eval_cost"]) == (2, 127.0) and "eval_excess" not in best
+    assert all(np.isnan(r["eval_reference_bits"]) for r in run.metrics())
+
+
+def test_a_run_saved_before_references_takes_its_next_evaluation_with_one_as_its_best(tmp_path):
+    from ntm.training import loop
+
+    meta = {**loop.new_meta(), "best_cost": 100.0}
+    del meta["best_excess"]  # a checkpoint written before the field existed
+    tracker, run = _tracked(tmp_path, [(140.0, 133.0), (139.0, 130.0)], meta)
+    assert (tracker.best_cost, tracker.best_excess) == (140.0, 7.0)
+    assert checkpoint.read_meta(run.path / "best.safetensors")["sequences"] == 1

@@ -3,7 +3,8 @@
     run/
       config.json              what was trained: task, model (the whole config), seed, loop settings
       checkpoint.safetensors   the last state: parameters, optimiser state, step counter (resume from it)
-      best.safetensors         the parameters of the lowest evaluation cost so far
+      best.safetensors         the parameters of the lowest evaluation cost so far (for a task
+                               with a reference cost, the lowest excess over it on the same batch)
       metrics.csv              one row per logging interval; TensorBoard event files beside it
       eval.json                evaluations, each tagged with the checkpoint it scored
       .lock                    held while a process writes the run
@@ -59,10 +60,22 @@ BEST_FILE = "best.safetensors"
 METRICS_FILE = "metrics.csv"
 EVAL_FILE = "eval.json"
 LOCK_FILE = ".lock"
-METRICS_COLUMNS = ("sequences", "cost_bits", "bit_errors", "eval_cost_bits", "seq_per_s", "wall_time", "skipped")
+# eval_reference_bits: the task's reference cost on the evaluation's batch (dynamic n-grams: the
+# Bayes optimum), empty for other tasks and between evaluations.
+METRICS_COLUMNS = ("sequences", "cost_bits", "bit_errors", "eval_cost_bits", "seq_per_s", "wall_time", "skipped",
+                   "eval_reference_bits")
+# Columns a log written before they existed lacks: read as empty, and added when it grows.
+_LATER_COLUMNS = ("eval_reference_bits",)
 SHIPPED_PREFIX = "shipped:"
 _FORMAT = 2
 _META_FIELDS = ("step", "sequences", "wall_time")
+
+
+def _row_floats(row: dict[str, str]) -> dict[str, float]:
+    """A metrics.csv row as floats: empty is NaN, and so is a later column the log lacks (a
+    missing column of the first ones raises KeyError)."""
+    values = {c: row.get(c) if c in _LATER_COLUMNS else row[c] for c in METRICS_COLUMNS}
+    return {c: float(v) if v not in ("", None) else float("nan") for c, v in values.items()}
 
 
 class RunError(ValueError):
@@ -142,6 +155,7 @@ class Run:
 
     def __init__(self, path: str | Path):
         self.path = resolve(path)
+        self._log_upgraded = False  # whether metrics.csv is known to have every column
         self._config: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
@@ -349,7 +363,8 @@ class Run:
     # The training log -------------------------------------------------------------------------
 
     def metrics(self) -> list[dict[str, float]]:
-        """The rows of metrics.csv as dicts of floats (an empty ``eval_cost_bits`` is NaN).
+        """The rows of metrics.csv as dicts of floats (an empty ``eval_cost_bits`` is NaN, and so is
+        a column the log predates).
 
         Raises:
             RunError: the file is missing or is not a metrics log.
@@ -358,7 +373,7 @@ class Run:
         try:
             with open(path, newline="") as f:
                 rows = list(csv.DictReader(f))
-            return [{c: float(r[c]) if r[c] not in ("", None) else float("nan") for c in METRICS_COLUMNS} for r in rows]
+            return [_row_floats(r) for r in rows]
         except FileNotFoundError:
             raise RunError(f"no training log at {path}") from None
         except (OSError, KeyError, TypeError, ValueError, csv.Error) as exc:
@@ -367,6 +382,14 @@ class Run:
     def append_metrics(self, row: dict[str, Any]) -> None:
         path = self.path / METRICS_FILE
         new = not path.exists()
+        if not new and not self._log_upgraded:
+            with open(path, newline="") as f:
+                header = f.readline().strip().split(",")
+            if header != list(METRICS_COLUMNS) and set(header) | set(_LATER_COLUMNS) >= set(METRICS_COLUMNS):
+                # A log begun before a column existed: rewritten once with every column.
+                with open(path, newline="") as f:
+                    self.write_metrics(list(csv.DictReader(f)))
+        self._log_upgraded = True
         with open(path, "a", newline="") as f:
             w = csv.DictWriter(f, fieldnames=METRICS_COLUMNS)
             if new:
@@ -386,7 +409,7 @@ class Run:
             with open(path, newline="") as f:
                 reader = csv.DictReader(f)
                 rows = list(reader)
-            missing = [c for c in METRICS_COLUMNS if c not in (reader.fieldnames or ())]
+            missing = [c for c in METRICS_COLUMNS if c not in (reader.fieldnames or ()) and c not in _LATER_COLUMNS]
             if missing:
                 raise ValueError(f"missing column(s) {', '.join(missing)}")
             kept = [r for r in rows if int(float(r["sequences"])) <= sequences]
@@ -395,7 +418,7 @@ class Run:
         return None if len(kept) == len(rows) else kept
 
     def write_metrics(self, rows: list[dict[str, str]]) -> None:
-        lines = [",".join(METRICS_COLUMNS)] + [",".join(r[c] for c in METRICS_COLUMNS) for r in rows]
+        lines = [",".join(METRICS_COLUMNS)] + [",".join(r.get(c) or "" for c in METRICS_COLUMNS) for r in rows]
         checkpoint.atomic_write_text(self.path / METRICS_FILE, "\n".join(lines) + "\n")
 
     # Evaluations ------------------------------------------------------------------------------

@@ -57,8 +57,9 @@ class Task(abc.ABC):
     A task must define ``name``, ``input_size``, ``output_size``, ``num_steps`` and ``sample``;
     everything else has a default that suits a task whose targets are bits:
 
-    - :meth:`cost` (the training loss: bits per sequence), :meth:`bit_errors` and
-      :meth:`scores` (what an evaluation reports);
+    - :meth:`cost` (the training loss: bits per sequence), :meth:`bit_errors`,
+      :meth:`scores` (what an evaluation reports) and :meth:`reference_cost` (a reference
+      predictor's cost on the same sequences, where the task has one);
     - :attr:`size_label` and :attr:`extra_sizes` (what the sizes are called; the keyword sizes
       ``sample`` takes besides the main one), :meth:`eval_points` (the default generalisation
       sizes) and :meth:`point_label`, :meth:`show_sizes` (the sizes of a pictured sequence).
@@ -113,6 +114,15 @@ class Task(abc.ABC):
         """What an evaluation reports, each ``[B]``: ``cost_bits`` and ``bit_errors`` at least;
         a task may add references (dynamic n-grams: the Bayes-optimal cost on the same sequences)."""
         return {"cost_bits": self.cost(logits, batch), "bit_errors": self.bit_errors(logits, batch)}
+
+    def reference_cost(self, batch: Batch) -> jax.Array | None:
+        """``[B]`` the cost of a known reference predictor on these very sequences, or None.
+
+        A task whose sequences differ in how predictable they are (dynamic n-grams: each draws its
+        own n-gram model) gives one, and training then judges each evaluation by its excess over
+        the reference on the same batch, not by its raw cost, which would favour easy batches when
+        it picks the best checkpoint.  None (the default): the raw cost is the measure."""
+        return None
 
     # Sizes for evaluation and pictures -----------------------------------------------------------
 

@@ -76,11 +76,15 @@ class DynamicNGramsTask(Task):
 
     def scores(self, logits: jax.Array, batch: Batch) -> dict[str, jax.Array]:
         """Adds ``optimal_cost_bits``: the Bayes-optimal predictor's cost on the same sequences (eq. 10)."""
+        out = super().scores(logits, batch)
+        out["optimal_cost_bits"] = self.reference_cost(batch)
+        return out
+
+    def reference_cost(self, batch: Batch) -> jax.Array:
+        """``[B]`` the Bayes-optimal predictor's cost on these sequences (eq. 10)."""
         from ntm import metrics
 
-        out = super().scores(logits, batch)
-        out["optimal_cost_bits"] = metrics.ngram_optimal_cost(batch.targets[..., 0], batch.mask, order=self.order)
-        return out
+        return metrics.ngram_optimal_cost(batch.targets[..., 0], batch.mask, order=self.order)
 
     def eval_points(self) -> list[dict]:
         """The training size (fixed)."""

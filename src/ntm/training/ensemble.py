@@ -110,8 +110,9 @@ def ensemble_updates(models, opt_states, keys, starts, ends, spec: UpdatesSpec, 
 
 @fast.jit(filter=True)
 def ensemble_evaluate(models, keys, steps, task: _tasks.Task, batch_size: int, loss: Loss, devices: int = 1):
-    """Mean cost and bit errors ``[P]`` of each member on its own fresh batch from
-    ``fold_in(keys[p], steps[p])``, as :func:`~ntm.training.step.evaluate_batch` gives a run."""
+    """``(cost, errors, reference)``, each ``[P]``: each member's mean cost and bit errors on its own
+    fresh batch from ``fold_in(keys[p], steps[p])``, and the task's reference cost on that batch,
+    as :func:`~ntm.training.step.evaluate_batch` gives a run."""
 
     def member(model, key, step):
         return evaluate_batch.__wrapped__(model, jax.random.fold_in(key, step), task, batch_size, loss)
@@ -456,23 +457,24 @@ def _loop(settings, task, stages, loss, optimizer, params, rests, opts, metas, m
                 program.devices,
             )
             due = [j for j in live if trackers[program.slots[j]].advance(counts[j])]
-            evals: dict[int, float] = {}
+            evals: dict[int, tuple[float, float]] = {}  # slot: (cost, reference)
             if due:
                 if warm_up is not None:
                     warm_up.join()
                     warm_up = None
                 steps = jnp.asarray([trackers[i].step for i in program.slots])
-                ec, _ = ensemble_evaluate(program.model(), program.eval_keys, steps, task, s0.eval_batch, loss,
-                                          program.devices)
-                ec = np.asarray(ec)
-                evals = {j: float(ec[j]) for j in due}
+                ec, _, ref = ensemble_evaluate(program.model(), program.eval_keys, steps, task, s0.eval_batch,
+                                               loss, program.devices)
+                ec, ref = np.asarray(ec), np.asarray(ref)
+                evals = {j: (float(ec[j]), float(ref[j])) for j in due}
             dt = time.perf_counter() - t0
             cost, errors, finite = (np.asarray(x) for x in (stats.cost, stats.errors, stats.finite))
             rows = []
             for j in live:
                 i = program.slots[j]
-                rows.append(trackers[i].record(counts[j], (cost[j], errors[j], finite[j]), dt, evals.get(j),
-                                               lambda j=j: program.member(j)))
+                ec_j, ref_j = evals.get(j, (None, None))
+                rows.append(trackers[i].record(counts[j], (cost[j], errors[j], finite[j]), dt, ec_j,
+                                               lambda j=j: program.member(j), ref_j))
                 if not trackers[i].live:
                     final[i] = program.member(j)
             bar.update(sum(counts.values()) * batch)

@@ -49,10 +49,14 @@ class FitResult(NamedTuple):
     sequences: int  # sequences trained on in total (over resumes)
     wall_time: float  # seconds of training in total (over resumes)
     eval_cost: float | None  # the last evaluation cost (bits per sequence)
-    best_cost: float | None  # the lowest evaluation cost (its parameters are the run's best checkpoint)
+    best_cost: float | None  # the best evaluation's cost (its parameters are the run's best checkpoint)
     solved: bool  # eval_cost < target_cost
     stop_reason: str  # "solved", "budget", "time budget", "interrupted", or "stopped: ..." (non-finite updates)
     run: _runs.Run | None
+    # For a task with a reference (:meth:`ntm.tasks.Task.reference_cost`): the best evaluation's
+    # excess over the reference on its own batch, the measure the best checkpoint is chosen by
+    # (for every other task, the lowest raw cost chooses it).  None otherwise.
+    best_excess: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,7 +198,7 @@ def fit(
 
 def new_meta() -> dict[str, Any]:
     """Where a run that has trained nothing stands."""
-    return {"step": 0, "sequences": 0, "wall_time": 0.0, "eval_cost": None, "best_cost": None}
+    return {"step": 0, "sequences": 0, "wall_time": 0.0, "eval_cost": None, "best_cost": None, "best_excess": None}
 
 
 def as_run(run: str | Path | _runs.Run) -> _runs.Run:
@@ -314,6 +318,10 @@ class RunTracker:
         self.wall = float(meta["wall_time"])
         self.eval_cost = meta.get("eval_cost")
         self.best_cost = meta.get("best_cost", self.eval_cost)
+        # A run saved before its task's reference was recorded has no best excess: its best
+        # checkpoint was chosen by raw cost, and the next evaluation with a reference replaces it.
+        self.best_excess = meta.get("best_excess")
+        self.eval_excess: float | None = None  # the last evaluation's excess over the reference
         self.skipped_run = 0
         self.solved = self._below_target(self.eval_cost)
         self.working = self.step < self.total_steps and not self.solved and not self._time_spent()
@@ -341,11 +349,16 @@ class RunTracker:
         self.step += n
         return self.sequences >= self.next_eval or self.step >= self.total_steps
 
-    def record(self, n: int, stats, dt: float, eval_cost: float | None, state: Callable[[], tuple]) -> dict[str, Any]:
+    def record(self, n: int, stats, dt: float, eval_cost: float | None, state: Callable[[], tuple],
+               eval_reference: float | None = None) -> dict[str, Any]:
         """Log a call's ``n`` updates (``stats``: cost, errors and finite flags, at least ``n`` each)
-        and the evaluation after them, if there was one; checkpoint ``state()`` (params and
-        optimiser state) at an evaluation; apply the stopping rules.  Returns the log row."""
+        and the evaluation after them, if there was one (``eval_reference``: the task's reference
+        cost on the evaluation's batch, None or NaN for a task without one); checkpoint
+        ``state()`` (params and optimiser state) at an evaluation; apply the stopping rules.
+        Returns the log row."""
         s = self.settings
+        if eval_reference is not None and not math.isfinite(eval_reference):
+            eval_reference = None
         cost, errors, finite = (np.asarray(x)[:n] for x in stats)
         if eval_cost is not None:
             self.next_eval = (self.sequences // s.eval_every + 1) * s.eval_every
@@ -358,20 +371,24 @@ class RunTracker:
             "cost_bits": float(cost[finite].mean()) if finite.any() else float("nan"),
             "bit_errors": float(errors[finite].mean()) if finite.any() else float("nan"),
             "eval_cost_bits": "" if eval_cost is None else eval_cost,
+            "eval_reference_bits": "" if eval_cost is None or eval_reference is None else eval_reference,
             "seq_per_s": n * s.batch_size / dt,
             "wall_time": self.wall,
             "skipped": int(np.sum(~finite)),
         }
         _log(self.run, self.writer, row)
         if eval_cost is not None:
-            improved = math.isfinite(eval_cost) and (self.best_cost is None or eval_cost < self.best_cost)
+            improved, excess = self._improves(eval_cost, eval_reference)
+            self.eval_excess = excess
             if improved:
-                self.best_cost = eval_cost
+                self.best_cost, self.best_excess = eval_cost, excess
             if self.run is not None:  # checkpoint at every evaluation; the best parameters when they improve
                 params, opt_state = state()
                 if improved:
-                    self.run.save_best(params, {"step": self.step, "sequences": self.sequences, "wall_time": self.wall,
-                                                "eval_cost": eval_cost})
+                    best = {"step": self.step, "sequences": self.sequences, "wall_time": self.wall, "eval_cost": eval_cost}
+                    if excess is not None:
+                        best["eval_excess"] = excess
+                    self.run.save_best(params, best)
                 self._save(params, opt_state)
         if longest_skips >= s.max_skipped:
             self.stopped = (
@@ -382,8 +399,18 @@ class RunTracker:
             self.stopped = "time budget"
         return row
 
+    def _improves(self, eval_cost: float, eval_reference: float | None) -> tuple[bool, float | None]:
+        """Whether an evaluation beats the best so far, and its excess over the reference (None
+        without one).  With a reference the excess decides: on a task whose sequences differ in
+        how predictable they are, the lowest raw cost marks the easiest batch, not the best model."""
+        if eval_reference is not None:
+            excess = eval_cost - eval_reference
+            return math.isfinite(excess) and (self.best_excess is None or excess < self.best_excess), excess
+        return math.isfinite(eval_cost) and (self.best_cost is None or eval_cost < self.best_cost), None
+
     def _save(self, params, opt_state) -> None:
-        _save(self.run, params, opt_state, self.step, self.sequences, self.wall, self.eval_cost, self.best_cost)
+        _save(self.run, params, opt_state, self.step, self.sequences, self.wall, self.eval_cost, self.best_cost,
+              self.best_excess)
 
     def close_log(self) -> None:
         if self.writer is not None:
@@ -407,7 +434,7 @@ class RunTracker:
 
     def result(self, model, opt_state) -> FitResult:
         return FitResult(model, opt_state, self.sequences, self.wall, self.eval_cost, self.best_cost, self.solved,
-                         self.stop_reason, self.run)
+                         self.stop_reason, self.run, self.best_excess)
 
 
 def until_text(settings: FitSettings) -> str:
@@ -449,22 +476,23 @@ def _loop(settings: FitSettings, task, stages, loss, optimizer, params, static, 
             params, opt_state, stats = run_updates(
                 eqx.combine(params, static), opt_state, base_key, jnp.asarray(tracker.step), jnp.asarray(end), stage_spec
             )
-            eval_cost = None
+            eval_cost = eval_ref = None
             if tracker.advance(n):
                 if warm_up is not None:
                     warm_up.join()
                     warm_up = None
-                ec, _ = evaluate_batch(
+                ec, _, ref = evaluate_batch(
                     eqx.combine(params, static), jax.random.fold_in(eval_key, tracker.step), task, s.eval_batch, loss,
                     eval_devices,
                 )
-                eval_cost = float(ec)
+                eval_cost, eval_ref = float(ec), float(ref)
             row = tracker.record(n, (stats.cost, stats.errors, stats.finite), time.perf_counter() - t0, eval_cost,
-                                 lambda: (params, opt_state))
+                                 lambda: (params, opt_state), eval_ref)
             bar.update(n * s.batch_size)
             bar.set_postfix(
                 cost=f"{row['cost_bits']:.3f}", errors=f"{row['bit_errors']:.2f}",
                 eval=f"{tracker.eval_cost:.3f}" if tracker.eval_cost is not None else "-",
+                **({"above_ref": f"{tracker.eval_excess:.3f}"} if tracker.eval_excess is not None else {}),
                 seq_s=f"{row['seq_per_s']:.0f}",
             )
     except KeyboardInterrupt:
@@ -504,8 +532,10 @@ def _skip_runs(previous: int, finite: np.ndarray) -> tuple[int, int]:
     return longest, run
 
 
-def _save(run: _runs.Run, params, opt_state, step: int, seqs: int, wall: float, eval_cost, best_cost) -> None:
-    meta = {"step": step, "sequences": seqs, "wall_time": wall, "eval_cost": eval_cost, "best_cost": best_cost}
+def _save(run: _runs.Run, params, opt_state, step: int, seqs: int, wall: float, eval_cost, best_cost,
+          best_excess=None) -> None:
+    meta = {"step": step, "sequences": seqs, "wall_time": wall, "eval_cost": eval_cost, "best_cost": best_cost,
+            "best_excess": best_excess}
     run.save_state({"params": params, "opt": opt_state}, meta)
 
 
@@ -528,3 +558,5 @@ def _log(run: _runs.Run | None, writer, row: dict[str, Any]) -> None:
             writer.add_scalar(f"train/{name}", row[name], row["sequences"])
         if row["eval_cost_bits"] != "":
             writer.add_scalar("eval/cost_bits", row["eval_cost_bits"], row["sequences"])
+        if row.get("eval_reference_bits", "") != "":
+            writer.add_scalar("eval/excess_bits", row["eval_cost_bits"] - row["eval_reference_bits"], row["sequences"])

@@ -259,8 +259,12 @@ def make_updates(
 
 @fast.jit(filter=True)
 def evaluate_batch(model, key: jax.Array, task: Task, batch_size: int, loss: Loss, devices: int = 1):
-    """Mean cost and bit errors of ``model`` on one fresh batch from the task's training range,
-    split over ``devices`` devices as the training batches are."""
+    """``(cost, errors, reference)``: the mean cost and bit errors of ``model`` on one fresh batch
+    from the task's training range, split over ``devices`` devices as the training batches are,
+    and the mean of the task's :meth:`~ntm.tasks.Task.reference_cost` on the same batch (NaN for
+    a task without one)."""
     params, static = eqx.partition(model, trainable(model))
     batch = task.sample(key, batch_size)
-    return parallel.split_batch(lambda p, b: _pair(loss(eqx.combine(p, static), b)), devices)(params, batch)
+    cost, errors = parallel.split_batch(lambda p, b: _pair(loss(eqx.combine(p, static), b)), devices)(params, batch)
+    ref = task.reference_cost(batch)
+    return cost, errors, jnp.asarray(jnp.nan if ref is None else jnp.mean(ref), jnp.float32)
