@@ -104,6 +104,25 @@ def test_ntm_against_lstm_learning_curves_have_a_small_legend(tmp_path):
     assert [t.get_text() for t in legend.get_texts()] == ["ntm-ff", "lstm"]
 
 
+def test_ngram_learning_curves_mark_the_optimum_of_each_evaluation_below_its_cost(tmp_path):
+    runs = [make_run(tmp_path / f"dynamic_ngrams-ntm-lstm-seed{s}", task="dynamic_ngrams", model="ntm-lstm")
+            for s in (0, 1)]
+    for s, run in enumerate(runs):  # every fifth row an evaluation with its batch's optimum
+        lines = (run / "metrics.csv").read_text().splitlines()
+        rows = [lines[0] + ",eval_reference_bits"]
+        for i, line in enumerate(lines[1:], start=1):
+            rows.append(line + (f",{130.0 + s + i / 10}" if i % 5 == 0 else ","))
+        (run / "metrics.csv").write_text("\n".join(rows) + "\n")
+    fig = viz.learning_curves_figure(runs, labels=["seed 0", "seed 1"])
+    legend = check_legend_leaves_the_plot_clear(fig, min_axes_share=0.75)  # small: inside the axes
+    assert [t.get_text() for t in legend.get_texts()] == ["seed 0", "seed 1", "x: optimum, same sequences"]
+    crosses = [line for line in fig.axes[0].lines if line.get_marker() == "x"]
+    assert len(crosses) == 2
+    np.testing.assert_allclose(crosses[1].get_ydata(), [131.0 + i / 10 for i in range(5, 41, 5)])
+    np.testing.assert_allclose(crosses[1].get_xdata(), [i * 0.5 for i in range(5, 41, 5)])
+    assert fig.axes[0].get_ylim()[1] > 134  # the crosses are inside the plot
+
+
 def test_a_long_legend_goes_beside_the_learning_curves(tmp_path):
     legend = check_legend_leaves_the_plot_clear(viz.learning_curves_figure(many_runs(tmp_path)), min_axes_share=0.5)
     assert len(legend.get_texts()) == 6

@@ -161,12 +161,14 @@ def learning_curves_figure(
     tasks = sorted({r.task_name for r in opened})
     fig = _figure(8, 4.5, layout="constrained")
     ax = fig.add_subplot()
+    crosses = []  # (x, reference, color) per run whose task has a reference cost
     for i, (run, label) in enumerate(zip(opened, labels)):
         rows = run.metrics()
         color = f"C{i % 10}"
         x = np.array([r["sequences"] for r in rows]) / 1000.0
         y = np.array([r["cost_bits"] for r in rows])
         ev = np.array([r["eval_cost_bits"] for r in rows])
+        ref = np.array([r["eval_reference_bits"] for r in rows])
         curriculum = run.curriculum
         if curriculum:
             end = curriculum[-1]["until"] / 1000.0
@@ -180,6 +182,15 @@ def learning_curves_figure(
         has_eval = np.isfinite(ev)
         if has_eval.any():
             ax.plot(x[has_eval], ev[has_eval], "o", color=color, markersize=3.5)
+        has_ref = has_eval & np.isfinite(ref)
+        if has_ref.any():
+            crosses.append((x[has_ref], ref[has_ref], color))
+    # The task's reference on each evaluation's own sequences (n-grams: the optimum), after the
+    # runs so that the legend lists it last, once.
+    what = "optimum" if tasks == ["dynamic_ngrams"] else "reference"
+    for j, (xs, refs, color) in enumerate(crosses):
+        ax.plot(xs, refs, "x", color=color, markersize=3.5, alpha=0.6,
+                label=f"x: {what}, same sequences" if j == 0 else None)
     if reference is not None:
         ax.axhline(reference[0], color="k", linestyle="--", linewidth=1, label=reference[1])
     ax.set_xlabel("sequences seen (thousands)")
@@ -188,7 +199,8 @@ def learning_curves_figure(
         ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0)
-    ax.set_title(f"learning curves: {', '.join(tasks)}  (lines: training, smoothed; dots: evaluation)", fontsize=10)
+    # Two lines, so that a long task name never runs into a legend beside the axes.
+    ax.set_title(f"learning curves: {', '.join(tasks)}\n(lines: training, smoothed; dots: evaluation)", fontsize=10)
     ax.grid(alpha=0.3)
     _legend(fig, ax)
     return fig
@@ -206,7 +218,9 @@ def plot_learning_curves(
     """Cost per sequence (bits) against sequences seen, one line per run, as the paper plots them.
 
     The training cost (from each run's ``metrics.csv``) is drawn faintly as logged and boldly as a
-    centred moving average over ``smooth`` log rows; evaluation costs are dots.  For a run with a
+    centred moving average over ``smooth`` log rows; evaluation costs are dots, and where the task
+    has a reference cost (dynamic n-grams: the Bayes optimum), its value on each evaluation's own
+    sequences is a cross below the dot.  For a run with a
     curriculum, the training cost of its easier stages is not comparable, so its line starts where
     the curriculum ends (a dotted vertical line); its evaluation dots, always on the task itself,
     are drawn throughout.
