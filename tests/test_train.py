@@ -441,7 +441,10 @@ def test_with_a_reference_cost_the_best_checkpoint_is_the_lowest_excess_not_the_
     assert (best["sequences"], best["eval_cost"], best["eval_excess"]) == (3, 133.0, 2.0)
     model, _ = checkpoint.load(run.path / "best.safetensors", {"params": {"w": jnp.zeros(2)}})
     np.testing.assert_array_equal(model["params"]["w"], [2.0, 2.0])
-    assert checkpoint.read_meta(run.path / CHECKPOINT_FILE)["best_excess"] == 2.0
+    last = checkpoint.read_meta(run.path / CHECKPOINT_FILE)
+    assert (last["best_excess"], last["eval_excess"]) == (2.0, 7.0)  # the best's, and the last evaluation's
+    assert run.checkpoint_info("best").describe() == (
+        "best checkpoint (3 sequences, evaluation cost 133 bits, 2 above the reference on the same sequences)")
     assert [r["eval_reference_bits"] for r in run.metrics()] == [125.0, 120.0, 131.0, 119.0]
     assert T.FitResult(*tracker.result(None, None)).best_excess == 2.0
 
@@ -452,6 +455,7 @@ def test_without_a_reference_the_best_checkpoint_is_the_lowest_cost(tmp_path):
     assert (tracker.best_cost, tracker.best_excess) == (127.0, None)
     best = checkpoint.read_meta(run.path / "best.safetensors")
     assert (best["sequences"], best["eval_cost"]) == (2, 127.0) and "eval_excess" not in best
+    assert run.checkpoint_info("best").describe() == "best checkpoint (2 sequences, evaluation cost 127 bits)"
     assert all(np.isnan(r["eval_reference_bits"]) for r in run.metrics())
 
 

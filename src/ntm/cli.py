@@ -680,8 +680,9 @@ _DIR_HELP = "run directory (or shipped:TASK for a model shipped with the package
 
 def _checkpoint_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
-                   help="best: the parameters of the lowest evaluation cost during training (the last "
-                        "checkpoint where there is none yet); last: the final state")
+                   help="best: the parameters of the lowest evaluation cost during training (dynamic "
+                        "n-grams: of the lowest cost above the Bayes optimum of the evaluation's own "
+                        "sequences; the last checkpoint where there is none yet); last: the final state")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -711,9 +712,11 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Train a model on a task, writing a run directory: config.json, metrics.csv, TensorBoard events,\n"
             "checkpoint.safetensors (the last state, saved at every evaluation) and best.safetensors (the\n"
-            "parameters of the lowest evaluation cost).  Training stops by itself once the evaluation cost\n"
+            "parameters of the lowest evaluation cost; on dynamic n-grams, of the lowest cost above the Bayes\n"
+            "optimum of the evaluation's own sequences).  Training stops by itself once the evaluation cost\n"
             "falls below --target-cost.  The progress bar shows the cost in bits per sequence, bit errors per\n"
-            "sequence, the last evaluation cost and sequences per second.\n"
+            "sequence, the last evaluation cost (n-grams: and its excess over the optimum, above_ref) and\n"
+            "sequences per second.\n"
             "Sizes not given come from the paper's table for the task.  The default preset uses the recipe\n"
             "measured to solve the task fastest where one was measured (copy: the paper's centred RMSProp at\n"
             "batch 1, lr 3e-4 for ntm-ff and 1e-3 for ntm-lstm, medians of 1,536 and 3,328 sequences over five\n"

@@ -96,6 +96,9 @@ class Cell:
     wall_time: float
     result: dict[str, Any] | None = None
     generalisation: list[dict[str, Any]] = field(default_factory=list)
+    # (sequences, excess over the task's reference cost on the same batch) of every evaluation
+    # that logged a reference (dynamic n-grams: the Bayes optimum)
+    excesses: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -115,7 +118,8 @@ class Cell:
         sort), once finished: the best checkpoint on fresh sequences of that size (its
         generalisation record), for n-grams as the excess over the optimum of the same sequences.
         Otherwise the cell's last evaluation (copy, repeat copy and recall stop at their first
-        evaluation below the target); for n-grams minus :data:`NGRAM_OPTIMUM`."""
+        evaluation below the target); for n-grams its excess over the optimum of its own batch,
+        or, for a log from before that was recorded, minus :data:`NGRAM_OPTIMUM`."""
         c = self.last_eval
         trained = self.config.get("task_args", {}).get("train_lengths")
         size = self._train_size()
@@ -124,6 +128,8 @@ class Cell:
                 if g.get("length") == size:
                     return g["cost_bits"] - g.get("optimal_cost_bits", 0.0)
         if c is not None and self.task == "dynamic_ngrams":
+            if self.excesses and self.excesses[-1][0] == self.evals[-1][0]:
+                return self.excesses[-1][1]
             return c - NGRAM_OPTIMUM
         return c
 
@@ -178,6 +184,8 @@ def _read_cell(path: Path) -> Cell | None:
             raise ValueError(f"grid cell {path}: its training log cannot be read") from None
         rows = []  # created, not trained yet
     evals = [(int(r["sequences"]), r["eval_cost_bits"]) for r in rows if not math.isnan(r["eval_cost_bits"])]
+    excesses = [(int(r["sequences"]), r["eval_cost_bits"] - r["eval_reference_bits"]) for r in rows
+                if not math.isnan(r["eval_cost_bits"]) and not math.isnan(r["eval_reference_bits"])]
     result = None
     if (path / RESULT_FILE).exists():
         result = json.loads((path / RESULT_FILE).read_text())
@@ -185,7 +193,7 @@ def _read_cell(path: Path) -> Cell | None:
         path=path, task=m["task"], model=m["model"], seed=int(m["seed"]), config=config,
         evals=evals, sequences=int(rows[-1]["sequences"]) if rows else 0,
         wall_time=float(rows[-1]["wall_time"]) if rows else 0.0, result=result,
-        generalisation=(result or {}).get("generalisation") or [],
+        generalisation=(result or {}).get("generalisation") or [], excesses=excesses,
     )
 
 
@@ -455,6 +463,20 @@ def generalisation_rows(task: str, groups: dict[str, list[Cell]]) -> list[str]:
     return lines
 
 
+def _best_checkpoint_score(cell: Cell) -> float:
+    """What a cell's best checkpoint was chosen by: its excess over the reference cost of its
+    own batch where it has one (n-grams), else its evaluation cost."""
+    try:
+        info = Run(cell.path).checkpoint_info("best")
+    except RunError:
+        info = None
+    if info is not None and info.eval_excess is not None:
+        return info.eval_excess
+    if cell.task == "dynamic_ngrams":
+        return cell.best_eval - NGRAM_OPTIMUM
+    return cell.best_eval
+
+
 def _memory_picture(task: str, groups: dict[str, list[Cell]], out: Path) -> str | None:
     import jax
 
@@ -463,7 +485,7 @@ def _memory_picture(task: str, groups: dict[str, list[Cell]], out: Path) -> str 
     ntms = [c for m, cs in groups.items() if m != "lstm" for c in cs if c.best_eval is not None]
     if not ntms:
         return None
-    best = min(ntms, key=lambda c: c.best_eval)
+    best = min(ntms, key=_best_checkpoint_score)
     try:
         model, info = Run(best.path).load_model("best")
     except (RunError, OSError, ValueError):

@@ -90,9 +90,14 @@ class CheckpointInfo(NamedTuple):
     sha256: str  # checksum of its tensors: the checkpoint's identity
     sequences: int
     eval_cost: float | None
+    # That evaluation's excess over the task's reference cost on the same sequences (dynamic
+    # n-grams: the Bayes optimum); None for a task without one, or a checkpoint saved before.
+    eval_excess: float | None = None
 
     def describe(self) -> str:
         cost = "" if self.eval_cost is None else f", evaluation cost {self.eval_cost:.4g} bits"
+        if self.eval_cost is not None and self.eval_excess is not None:
+            cost += f", {self.eval_excess:.3g} above the reference on the same sequences"
         return f"{self.which} checkpoint ({self.sequences:,} sequences{cost})"
 
 
@@ -270,7 +275,8 @@ class Run:
             path = self.path / file
             if path.is_file():
                 meta, digest = _meta_and_checksum(path)
-                return CheckpointInfo(name, path, digest, int(meta.get("sequences", 0)), meta.get("eval_cost"))
+                return CheckpointInfo(name, path, digest, int(meta.get("sequences", 0)), meta.get("eval_cost"),
+                                      meta.get("eval_excess"))
         return None
 
     def load_params(self, template, which: str = "best") -> tuple[Any, CheckpointInfo]:

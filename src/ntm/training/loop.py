@@ -321,7 +321,7 @@ class RunTracker:
         # A run saved before its task's reference was recorded has no best excess: its best
         # checkpoint was chosen by raw cost, and the next evaluation with a reference replaces it.
         self.best_excess = meta.get("best_excess")
-        self.eval_excess: float | None = None  # the last evaluation's excess over the reference
+        self.eval_excess: float | None = meta.get("eval_excess")  # the last evaluation's excess over the reference
         self.skipped_run = 0
         self.solved = self._below_target(self.eval_cost)
         self.working = self.step < self.total_steps and not self.solved and not self._time_spent()
@@ -410,7 +410,7 @@ class RunTracker:
 
     def _save(self, params, opt_state) -> None:
         _save(self.run, params, opt_state, self.step, self.sequences, self.wall, self.eval_cost, self.best_cost,
-              self.best_excess)
+              self.best_excess, self.eval_excess)
 
     def close_log(self) -> None:
         if self.writer is not None:
@@ -533,9 +533,11 @@ def _skip_runs(previous: int, finite: np.ndarray) -> tuple[int, int]:
 
 
 def _save(run: _runs.Run, params, opt_state, step: int, seqs: int, wall: float, eval_cost, best_cost,
-          best_excess=None) -> None:
+          best_excess=None, eval_excess=None) -> None:
     meta = {"step": step, "sequences": seqs, "wall_time": wall, "eval_cost": eval_cost, "best_cost": best_cost,
             "best_excess": best_excess}
+    if eval_excess is not None:
+        meta["eval_excess"] = eval_excess
     run.save_state({"params": params, "opt": opt_state}, meta)
 
 
