@@ -147,7 +147,8 @@ def _record(out: str, cfg, result, job: Job) -> dict[str, Any]:
         "paper_parameters": paper.PAPER[(task.name, cfg.model)].paper_parameters
         if (task.name, cfg.model) in paper.PAPER else None,
         "sequences": result.sequences, "wall_time": result.wall_time, "eval_cost": result.eval_cost,
-        "best_cost": result.best_cost, "target_cost": cfg.target_cost, "solved": result.solved, "stop_reason": result.stop_reason,
+        "best_cost": result.best_cost, **({"best_excess": result.best_excess} if result.best_excess is not None else {}),
+        "target_cost": cfg.target_cost, "solved": result.solved, "stop_reason": result.stop_reason,
         "generalisation": [], "generalisation_checkpoint": None, **job.extra,
     }
     if job.generalise:  # the best checkpoint, which eval, show and plot use; stored with it too
