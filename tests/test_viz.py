@@ -104,7 +104,7 @@ def test_ntm_against_lstm_learning_curves_have_a_small_legend(tmp_path):
     assert [t.get_text() for t in legend.get_texts()] == ["ntm-ff", "lstm"]
 
 
-def test_ngram_learning_curves_mark_the_optimum_of_each_evaluation_below_its_cost(tmp_path):
+def test_ngram_learning_curves_mark_the_optimum_of_each_evaluations_own_sequences(tmp_path):
     runs = [make_run(tmp_path / f"dynamic_ngrams-ntm-lstm-seed{s}", task="dynamic_ngrams", model="ntm-lstm")
             for s in (0, 1)]
     for s, run in enumerate(runs):  # every fifth row an evaluation with its batch's optimum
