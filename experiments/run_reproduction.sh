@@ -32,7 +32,7 @@ case "${1:-}" in
   d)  # the NTM-FF cells not in "b"
     $R --tasks repeat_copy --models ntm-ff --budget 7200
     $R --tasks dynamic_ngrams --models ntm-ff --budget 2400
-    $R --tasks priority_sort --models ntm-ff --budget 7200
+    $R --tasks priority_sort --models ntm-ff --budget 30000  # batch 1 at lr 3e-5: several sessions
     ;;
   *)
     echo "usage: $0 a|b|c|d" >&2
