@@ -5,8 +5,8 @@ again and the members continue from their checkpoints (OUT/lrLR-seedS).
     nohup taskset -c 0 python experiments/ngrams-ntm-ff-rmsprop/screen.py 1e-3,3e-4 > /tmp/screen.log 2>&1 &
     nohup taskset -c 1 python experiments/ngrams-ntm-ff-rmsprop/screen.py 1e-4 > /tmp/screen2.log 2>&1 &
 
-Stop it with ``kill -INT PID`` (each member checkpoints); the second argument is the budget in
-sequences per member (default 400,000).
+Stop it with ``kill PID``: each member resumes from its checkpoint of its last evaluation (every
+1,000 sequences).  The second argument is the budget in sequences per member (default 400,000).
 """
 
 import sys
