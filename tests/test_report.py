@@ -20,11 +20,11 @@ from ntm.grid import RESULT_FILE
 from test_reproduce import TINY
 
 
-def fake(task="copy", model="ntm-ff", seed=0, evals=(), solved=None, config=None, generalisation=(), excesses=()):
+def fake(task="copy", model="ntm-ff", seed=0, evals=(), solved=None, config=None, generalisation=(), last_excess=None):
     result = None if solved is None else {"solved": solved, "stop_reason": "solved" if solved else "budget"}
     return report.Cell(path=Path(f"{task}-{model}-seed{seed}"), task=task, model=model, seed=seed,
                        config=config or {}, evals=list(evals), sequences=evals[-1][0] if evals else 0,
-                       wall_time=1.0, result=result, generalisation=list(generalisation), excesses=list(excesses))
+                       wall_time=1.0, result=result, generalisation=list(generalisation), last_excess=last_excess)
 
 
 def test_band_is_the_median_and_range_of_each_seeds_last_evaluation():
@@ -55,7 +55,7 @@ def test_ngram_cost_is_the_excess_over_the_optimum_of_the_same_sequences():
     running = fake("dynamic_ngrams", evals=[(1000, 140.0)])
     assert running.cost == pytest.approx(140.0 - report.NGRAM_OPTIMUM)  # a log without references
     # A log with each evaluation's own optimum: the last evaluation's excess over it.
-    logged = fake("dynamic_ngrams", evals=[(1000, 140.0), (2000, 131.0)], excesses=[(1000, 3.0), (2000, 0.8)])
+    logged = fake("dynamic_ngrams", evals=[(1000, 140.0), (2000, 131.0)], last_excess=0.8)
     assert logged.cost == pytest.approx(0.8)
     assert report.verdict("dynamic_ngrams", "ntm-ff", [done]).startswith("**miss**")
 

@@ -96,9 +96,9 @@ class Cell:
     wall_time: float
     result: dict[str, Any] | None = None
     generalisation: list[dict[str, Any]] = field(default_factory=list)
-    # (sequences, excess over the task's reference cost on the same batch) of every evaluation
-    # that logged a reference (dynamic n-grams: the Bayes optimum)
-    excesses: list[tuple[int, float]] = field(default_factory=list)
+    # The last evaluation's excess over the task's reference cost on the same batch, where the log
+    # has one (dynamic n-grams: the Bayes optimum); None otherwise
+    last_excess: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -128,9 +128,7 @@ class Cell:
                 if g.get("length") == size:
                     return g["cost_bits"] - g.get("optimal_cost_bits", 0.0)
         if c is not None and self.task == "dynamic_ngrams":
-            if self.excesses and self.excesses[-1][0] == self.evals[-1][0]:
-                return self.excesses[-1][1]
-            return c - NGRAM_OPTIMUM
+            return self.last_excess if self.last_excess is not None else c - NGRAM_OPTIMUM
         return c
 
     def _train_size(self) -> int | None:
@@ -183,9 +181,11 @@ def _read_cell(path: Path) -> Cell | None:
         if (path / "metrics.csv").exists():
             raise ValueError(f"grid cell {path}: its training log cannot be read") from None
         rows = []  # created, not trained yet
-    evals = [(int(r["sequences"]), r["eval_cost_bits"]) for r in rows if not math.isnan(r["eval_cost_bits"])]
-    excesses = [(int(r["sequences"]), r["eval_cost_bits"] - r["eval_reference_bits"]) for r in rows
-                if not math.isnan(r["eval_cost_bits"]) and not math.isnan(r["eval_reference_bits"])]
+    evaluated = [r for r in rows if not math.isnan(r["eval_cost_bits"])]
+    evals = [(int(r["sequences"]), r["eval_cost_bits"]) for r in evaluated]
+    last_excess = None
+    if evaluated and not math.isnan(evaluated[-1]["eval_reference_bits"]):
+        last_excess = evaluated[-1]["eval_cost_bits"] - evaluated[-1]["eval_reference_bits"]
     result = None
     if (path / RESULT_FILE).exists():
         result = json.loads((path / RESULT_FILE).read_text())
@@ -193,7 +193,7 @@ def _read_cell(path: Path) -> Cell | None:
         path=path, task=m["task"], model=m["model"], seed=int(m["seed"]), config=config,
         evals=evals, sequences=int(rows[-1]["sequences"]) if rows else 0,
         wall_time=float(rows[-1]["wall_time"]) if rows else 0.0, result=result,
-        generalisation=(result or {}).get("generalisation") or [], excesses=excesses,
+        generalisation=(result or {}).get("generalisation") or [], last_excess=last_excess,
     )
 
 

@@ -560,5 +560,5 @@ def _log(run: _runs.Run | None, writer, row: dict[str, Any]) -> None:
             writer.add_scalar(f"train/{name}", row[name], row["sequences"])
         if row["eval_cost_bits"] != "":
             writer.add_scalar("eval/cost_bits", row["eval_cost_bits"], row["sequences"])
-        if row.get("eval_reference_bits", "") != "":
+        if row["eval_reference_bits"] != "":
             writer.add_scalar("eval/excess_bits", row["eval_cost_bits"] - row["eval_reference_bits"], row["sequences"])
